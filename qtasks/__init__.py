@@ -1,0 +1,39 @@
+"""qtasks: keep a PyQt5 program responsive while it works.
+
+Functions run on a shared QThreadPool; coroutines that wait for them run on
+the GUI thread; gather fans out, cancel really cancels, and errors arrive with
+their own tracebacks.
+"""
+
+from __future__ import annotations
+
+from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
+from ._coroutine import CoroutineTask, coroutine
+from ._errors import CancelledError, TimeoutError
+from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._scheduler import running, shutdown
+from ._task import Task
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ALL_COMPLETED",
+    "FIRST_COMPLETED",
+    "FIRST_EXCEPTION",
+    "CancelledError",
+    "CoroutineTask",
+    "Pool",
+    "Task",
+    "ThreadTask",
+    "TimeoutError",
+    "__version__",
+    "cancel_requested",
+    "check_cancelled",
+    "coroutine",
+    "gather",
+    "report_progress",
+    "run",
+    "running",
+    "shutdown",
+    "wait",
+]

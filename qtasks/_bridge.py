@@ -1,0 +1,122 @@
+"""The only code that crosses threads.
+
+A worker thread never touches Qt or a task's state. It hands a zero-argument
+callable to the bridge: one deque append, plus one queued signal when no
+wake-up is already pending. The bridge lives on the GUI thread and drains the
+deque there in batches, so a burst of ten thousand completions costs one
+event-loop turn per batch instead of one queued signal each.
+
+The GUI thread uses the same deque for its own deferred calls (done callbacks,
+coroutine steps), which gives one FIFO order for everything the scheduler does.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections import deque
+from typing import Callable
+
+from PyQt5.QtCore import QObject, Qt, pyqtSignal
+
+__all__ = ["Bridge", "report"]
+
+# How long one drain may run before it hands the event loop back to Qt.
+DRAIN_BUDGET_S = 0.004
+
+
+def report(exc: BaseException) -> None:
+    """Hand an exception nobody else will see to `sys.excepthook`.
+
+    Any thread. Never raises: if the hook itself fails, both tracebacks are
+    printed to stderr.
+    """
+    try:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    except BaseException:  # noqa: BLE001 - a broken hook must not reach Qt
+        try:
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001, S110 - stderr itself is gone
+            pass
+
+
+class Bridge(QObject):
+    """A deque drained on the GUI thread, woken by at most one pending signal."""
+
+    _wake = pyqtSignal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[Callable[[], object]] = deque()
+        # Invariant: while _wake_pending is True, a drain is queued on the GUI
+        # thread, and everything appended before it will be run by that drain.
+        self._wake_pending = False
+        self._wake.connect(self._drain, Qt.QueuedConnection)  # type: ignore[call-arg]
+
+    def post(self, fn: Callable[[], object]) -> None:
+        """Run `fn()` on the GUI thread soon, after everything posted before it.
+
+        Any thread. Exceptions raised by `fn` go to `sys.excepthook`.
+        """
+        self._queue.append(fn)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake.emit()
+
+    def transfer(self, box: list[Callable[[], object]]) -> None:
+        """Post the one callable in `box`, taking the caller's only reference.
+
+        Worker threads use this for completions. The callable leaves the box
+        and enters the deque inside one bytecode, so the worker never holds the
+        last reference to it: whatever it keeps alive (a task, a generator,
+        the user's arguments) is released on the GUI thread, where its
+        ``finally`` blocks and ``__del__`` methods belong.
+        """
+        self._queue.append(box.pop())
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake.emit()
+
+    def run_pending(self) -> None:
+        """Run everything posted so far and everything it posts, until idle.
+
+        GUI thread. For tests and shutdown, which must not wait for Qt.
+        """
+        queue = self._queue
+        while queue:
+            fn = queue.popleft()
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+                report(exc)
+            del fn
+
+    def pending(self) -> int:
+        """Return how many calls wait in the deque. Any thread."""
+        return len(self._queue)
+
+    def _drain(self) -> None:
+        """Run queued calls for at most one budget, then yield to Qt. GUI thread."""
+        try:
+            self._wake_pending = False
+            queue = self._queue
+            deadline = time.perf_counter() + DRAIN_BUDGET_S
+            count = 0
+            while queue:
+                fn = queue.popleft()
+                try:
+                    fn()
+                except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+                    report(exc)
+                del fn
+                count += 1
+                if count & 31 == 0 and time.perf_counter() > deadline:
+                    break
+            if queue and not self._wake_pending:
+                # Over budget: let Qt paint and handle input, then go on.
+                self._wake_pending = True
+                self._wake.emit()
+        except BaseException as exc:  # noqa: BLE001 - a slot must never raise
+            report(exc)

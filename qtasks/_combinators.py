@@ -1,0 +1,175 @@
+"""gather and wait: tasks that finish when their children do."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Iterable
+
+from ._coroutine import as_task
+from ._errors import CancelledError
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+
+__all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION", "gather", "wait"]
+
+FIRST_COMPLETED: Final = "FIRST_COMPLETED"
+FIRST_EXCEPTION: Final = "FIRST_EXCEPTION"
+ALL_COMPLETED: Final = "ALL_COMPLETED"
+
+
+def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
+    tasks = []
+    for position, awaitable in enumerate(awaitables):
+        task = as_task(awaitable)
+        if task is None:
+            msg = (
+                f"{caller} argument {position} is {awaitable!r}, which is not awaitable: "
+                "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
+            )
+            raise TypeError(msg)
+        tasks.append(task)
+    return tasks
+
+
+class GatherTask(Task[list[Any]]):
+    """Results of several tasks, in argument order."""
+
+    __slots__ = ("_children", "_remaining", "_results", "_return_exceptions", "_total")
+
+    def __init__(self, children: list[Task[Any]], return_exceptions: bool) -> None:
+        super().__init__()
+        self._children: list[Task[Any]] | None = children
+        self._return_exceptions = return_exceptions
+        self._results: list[Any] = [None] * len(children)
+        self._remaining = self._total = len(children)
+        if not children:
+            self._finish(FINISHED, [])
+            return
+        # One callback per position (a task given twice fills both places).
+        for index, child in enumerate(children):
+            child._consumed = True
+            child._unconsumed_discard()
+            child.add_done_callback(_GatherSlot(self, index))
+
+    def _child_done(self, index: int, child: Task[Any]) -> None:
+        if self._state is not PENDING:
+            return
+        state = child._state
+        if state is FINISHED:
+            self._results[index] = child._value
+        elif self._return_exceptions:
+            self._results[index] = child._exc if state is FAILED else CancelledError()
+        else:
+            # The first failure ends the gather and cancels the others.
+            children = self._children
+            if state is FAILED:
+                self._finish(FAILED, exc=child._exc)
+            else:
+                self._finish(CANCELLED)
+            _cancel_all(children)
+            return
+        self._remaining -= 1
+        if self._progress_listeners:
+            self._set_progress((self._total - self._remaining, self._total))
+        if self._remaining == 0:
+            self._finish(FINISHED, self._results)
+
+    def cancel(self) -> bool:
+        """Cancel the gather and every child still running. GUI thread."""
+        children = self._children
+        if not self._finish(CANCELLED):
+            return False
+        _cancel_all(children)
+        return True
+
+    def _released(self) -> None:
+        self._children = None
+        if self._state is not FINISHED:
+            self._results = []
+
+    def _describe(self) -> str:
+        return f"of {self._total}"
+
+    def _waiting_text(self) -> str:
+        return f", {self._total - self._remaining} done"
+
+
+def _cancel_all(children: list[Task[Any]] | None) -> None:
+    if children:
+        for child in children:
+            child.cancel()
+
+
+class _GatherSlot:
+    __slots__ = ("_gather", "_index")
+
+    def __init__(self, gather: GatherTask, index: int) -> None:
+        self._gather = gather
+        self._index = index
+
+    def __call__(self, child: Task[Any]) -> None:
+        self._gather._child_done(self._index, child)
+
+
+def gather(*awaitables: object, return_exceptions: bool = False) -> GatherTask:
+    """Return a task whose result is the list of the awaitables' results, in order.
+
+    GUI thread. On the first failure the gather raises that exception and
+    cancels the rest, unless `return_exceptions` puts exceptions in the list.
+    Cancelling the gather cancels every child. `gather()` gives `[]`.
+    """
+    return GatherTask(_tasks_of(awaitables, "qtasks.gather()"), return_exceptions)
+
+
+class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
+    """(done, pending) sets once the wait condition holds."""
+
+    __slots__ = ("_children", "_return_when")
+
+    def __init__(self, children: list[Task[Any]], return_when: str) -> None:
+        super().__init__()
+        self._children = children
+        self._return_when = return_when
+        for child in children:
+            child.add_done_callback(self._child_done)
+        self._check()
+
+    def _child_done(self, child: Task[Any]) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        if self._state is not PENDING:
+            return
+        children = self._children
+        done = {child for child in children if child._state is not PENDING}
+        when = self._return_when
+        if (
+            len(done) == len(children)
+            or (when is FIRST_COMPLETED and done)
+            or (when is FIRST_EXCEPTION and any(child._state is FAILED for child in done))
+        ):
+            pending = {child for child in children if child._state is PENDING}
+            self._finish(FINISHED, (done, pending))
+
+    def _released(self) -> None:
+        self._children = []
+
+    def _describe(self) -> str:
+        return f"{self._return_when} of {len(self._children)}"
+
+
+def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> WaitTask:
+    """Return a task whose result is `(done, pending)` once `return_when` holds.
+
+    GUI thread. Like `asyncio.wait`: nothing is cancelled, and the results
+    stay in the tasks.
+    """
+    if isinstance(awaitables, (Task, str, bytes)) or not hasattr(awaitables, "__iter__"):
+        msg = f"qtasks.wait() needs an iterable of tasks, got {awaitables!r}: wrap one task in a list"
+        raise TypeError(msg)
+    constants = {name: name for name in (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION)}
+    if return_when not in constants:
+        msg = (
+            f"qtasks.wait(return_when={return_when!r}): use qtasks.ALL_COMPLETED, "
+            "qtasks.FIRST_COMPLETED or qtasks.FIRST_EXCEPTION"
+        )
+        raise ValueError(msg)
+    return WaitTask(_tasks_of(awaitables, "qtasks.wait()"), constants[return_when])

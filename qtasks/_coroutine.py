@@ -1,0 +1,193 @@
+"""Coroutines on the GUI thread: @coroutine, CoroutineTask and the step.
+
+One function, `CoroutineTask._step`, is the only place a coroutine runs: it
+sends a value or throws an exception in, and classifies what comes back. When
+the coroutine yields a task that is already done, the step loops and resumes it
+at once (a trampoline), so a long chain of finished tasks neither recurses nor
+costs an event-loop turn each.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from concurrent.futures import Future
+from typing import Any, Callable, Coroutine, Generator, TypeVar, Union
+
+from typing_extensions import ParamSpec
+
+from . import _scheduler
+from ._errors import CancelledError
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+
+__all__ = ["CoroutineTask", "as_task", "coroutine"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
+
+
+class CoroutineTask(Task[T]):
+    """The handle of a running qtasks coroutine."""
+
+    __slots__ = ("_coro", "_must_cancel", "_name", "_waiting_on")
+
+    def __init__(self, coro: AnyCoroutine[T], name: str) -> None:
+        if not _scheduler.on_gui_thread():
+            coro.close()
+            msg = (
+                f"qtasks coroutine {name} was started off the GUI thread; "
+                "coroutines run on the GUI thread: start it there, or use qtasks.run() "
+                "for work on a worker thread"
+            )
+            raise RuntimeError(msg)
+        super().__init__()
+        self._coro: AnyCoroutine[T] | None = coro
+        self._name = name
+        # Invariant: while pending and not inside _step, the coroutine waits on
+        # exactly one task (it is in that task's callbacks) or has a
+        # cancellation step queued; _waiting_on names the task it waits on.
+        self._waiting_on: Task[Any] | None = None
+        self._must_cancel = False
+        self._step(None, None)
+
+    def cancel(self) -> bool:
+        """Throw `CancelledError` in at the current suspension on the next step.
+
+        Cancels what the coroutine waits on. GUI thread. Returns False if the
+        coroutine is done; True (changing nothing more) if a cancellation is
+        already on its way.
+        """
+        if self._state is not PENDING:
+            return False
+        if self._must_cancel:
+            return True
+        self._must_cancel = True
+        waiting = self._waiting_on
+        if waiting is not None:
+            # Why: the child's own done callback would resume us with its
+            # outcome; forgetting it first makes that late wake-up a no-op.
+            self._waiting_on = None
+            waiting.cancel()
+            _scheduler.call_soon(self._resume_cancelled)
+        # else the coroutine is inside _step right now, which sees the flag.
+        return True
+
+    def _resume_cancelled(self) -> None:
+        if self._state is PENDING and self._waiting_on is None:
+            self._step(None, None)
+
+    def _wakeup(self, task: Task[Any]) -> None:
+        """Resume after `task` finished, unless the coroutine moved on."""
+        if task is not self._waiting_on:
+            return  # a late wake-up for a task we stopped waiting on
+        self._waiting_on = None
+        value, exc = task._outcome()
+        self._step(value, exc)
+
+    def _step(self, value: Any, exc: BaseException | None) -> None:
+        """Run the coroutine to its next suspension on an unfinished task."""
+        coro = self._coro
+        assert coro is not None
+        state = _scheduler.STATE
+        previous = state.current
+        state.current = self
+        try:
+            while True:
+                if self._must_cancel:
+                    self._must_cancel = False
+                    value, exc = None, CancelledError()
+                try:
+                    if exc is None:
+                        yielded = coro.send(value)
+                    else:
+                        yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    self._finish(FINISHED, stop.value)
+                    return
+                except CancelledError:
+                    self._finish(CANCELLED)
+                    return
+                except BaseException as error:  # noqa: BLE001 - the coroutine's outcome
+                    self._finish(FAILED, exc=error)
+                    return
+                value = exc = None
+                task = as_task(yielded)
+                if task is None:
+                    exc = TypeError(_not_awaitable_message(yielded))
+                    continue
+                if task._state is not PENDING:
+                    value, exc = task._outcome()
+                    continue
+                if self._must_cancel:
+                    task.cancel()
+                    continue
+                self._waiting_on = task
+                task._add_waiter(self._wakeup)
+                return
+        finally:
+            state.current = previous
+
+    def _released(self) -> None:
+        self._coro = None
+        self._waiting_on = None
+
+    def _on_unconsumed_failure(self) -> None:
+        # A coroutine's failure is reported on the step after it failed,
+        # unless something consumed it by then.
+        _scheduler.call_soon(self._report_unconsumed)
+
+    def _describe(self) -> str:
+        return f"{self._name}()"
+
+    def _waiting_text(self) -> str:
+        if self._waiting_on is not None:
+            return f", waiting on {self._waiting_on!r}"
+        return ""
+
+
+def _not_awaitable_message(value: object) -> str:
+    hint = "yield a qtasks task, such as qtasks.run(fn, ...) or qtasks.sleep(seconds)"
+    if isinstance(value, Future):
+        hint = "adopt it with qtasks.wrap(future) and yield that"
+    elif isinstance(value, (list, tuple, set)):
+        hint = "yield qtasks.gather(*tasks) to wait for several"
+    elif callable(value):
+        hint = "yield qtasks.run(fn, ...) to run a function on a worker thread"
+    return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
+
+
+def as_task(value: object) -> Task[Any] | None:
+    """Return the task for an awaitable: a Task, or a coroutine object started now.
+
+    GUI thread. Returns None for anything else.
+    """
+    if isinstance(value, Task):
+        return value
+    if inspect.iscoroutine(value):
+        name = getattr(value, "__qualname__", "coroutine")
+        return CoroutineTask(value, name)
+    return None
+
+
+def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]:
+    """Make a generator function or `async def` start a qtasks coroutine when called.
+
+    The call runs the body on the GUI thread up to its first suspension and
+    returns its `CoroutineTask`. Raises TypeError at decoration time for
+    anything else.
+    """
+    if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
+        msg = (
+            f"qtasks.coroutine needs a generator function or an async def, got {fn!r}: "
+            "add a yield or make it async def"
+        )
+        raise TypeError(msg)
+    name = getattr(fn, "__qualname__", repr(fn))
+
+    @functools.wraps(fn)
+    def start(*args: P.args, **kwargs: P.kwargs) -> CoroutineTask[T]:
+        return CoroutineTask(fn(*args, **kwargs), name)
+
+    return start

@@ -1,0 +1,395 @@
+"""Pool, ThreadTask and the worker-side helpers.
+
+A Pool keeps its own queue of work and keeps at most `maxThreadCount()` starts
+of one shared `QRunnable` in its `QThreadPool`. Each start is a worker loop:
+it claims the next item, runs it, and hands the finished item to the bridge.
+So the QThreadPool's queue stays short (other code sharing the global pool is
+not stuck behind ten thousand of ours), one round trip through Qt serves many
+items, and queued work can be cancelled cheaply.
+
+The queue is split into lanes, one per submitting coroutine, served round
+robin: a fan-out of 10^5 items does not starve another coroutine's single
+`run()`.
+
+Thread boundary: methods named `*_in_worker` and `_work_in_worker` run on pool
+threads and touch only the lock-guarded fields below and the bridge.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Any, Callable, Final, Protocol, TypeVar
+
+from PyQt5.QtCore import QRunnable, QThreadPool
+from typing_extensions import ParamSpec
+
+from . import _scheduler
+from ._bridge import Bridge, report
+from ._errors import CancelledError
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+
+__all__ = [
+    "Pool",
+    "ThreadTask",
+    "cancel_requested",
+    "check_cancelled",
+    "default_pool",
+    "report_progress",
+    "run",
+    "set_default_pool",
+]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+# ThreadTask._phase, guarded by its pool's lock.
+QUEUED: Final = "queued"  # in a lane, not claimed
+RUNNING: Final = "running"  # claimed by a worker, function running
+RAN: Final = "ran"  # function returned; completion on its way to the GUI thread
+DROPPED: Final = "dropped"  # cancelled while queued: never runs
+
+_LOCAL = threading.local()
+
+
+def _callable_name(fn: object) -> str:
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)
+
+
+class ThreadTask(Task[T]):
+    """The handle of a function running on a pool thread."""
+
+    __slots__ = (
+        "_args",
+        "_cancel_requested",
+        "_fn",
+        "_kwargs",
+        "_name",
+        "_phase",
+        "_pool",
+        "_w_exc",
+        "_w_value",
+    )
+
+    def __init__(
+        self,
+        pool: Pool,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self._pool = pool
+        self._fn: Callable[..., T] | None = fn
+        self._args: tuple[Any, ...] | None = args
+        self._kwargs: dict[str, Any] | None = kwargs
+        self._name = _callable_name(fn)
+        self._phase: str = QUEUED
+        # Read by check_cancelled() on the worker; written once on the GUI thread.
+        self._cancel_requested = False
+        self._w_value: Any = None
+        self._w_exc: BaseException | None = None
+
+    def cancel(self) -> bool:
+        """Stop the task: queued work never runs; running work sees its cancel flag.
+
+        GUI thread. The task ends as cancelled at once; a running function's
+        eventual result is dropped. Returns False if the task is done already.
+        """
+        if self._state is not PENDING:
+            return False
+        with self._pool._lock:
+            if self._phase is QUEUED:
+                self._phase = DROPPED
+            else:
+                # Why: the function may have returned already, its completion
+                # still in the bridge; _deliver() will find us cancelled and
+                # drop that late outcome.
+                self._cancel_requested = True
+        self._finish(CANCELLED)
+        return True
+
+    def _execute_in_worker(self) -> None:
+        """Run the function and store its outcome. Worker thread (or a ManualPool)."""
+        previous = getattr(_LOCAL, "task", None)
+        _LOCAL.task = self
+        try:
+            fn, args, kwargs = self._fn, self._args, self._kwargs
+            assert fn is not None and args is not None and kwargs is not None
+            self._w_value = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - delivered to the task's awaiter
+            self._w_exc = exc
+        finally:
+            _LOCAL.task = previous
+
+    def _deliver(self) -> None:
+        """Finish the task with the outcome its worker stored. GUI thread."""
+        value, exc = self._w_value, self._w_exc
+        self._w_value = self._w_exc = None
+        self._fn = self._args = self._kwargs = None
+        if self._state is not PENDING:
+            return  # cancelled while it ran: the late outcome is dropped
+        if exc is None:
+            self._finish(FINISHED, value)
+        elif isinstance(exc, CancelledError):
+            self._finish(CANCELLED)
+        else:
+            self._finish(FAILED, exc=exc)
+
+    def _released(self) -> None:
+        with self._pool._lock:
+            running = self._phase is RUNNING or self._phase is RAN
+        if not running:
+            # A running function still reads these; _deliver() drops them.
+            self._fn = self._args = self._kwargs = None
+
+    def _describe(self) -> str:
+        return f"{self._name}()"
+
+    def _waiting_text(self) -> str:
+        return f", {self._phase}"
+
+
+class _Runner(QRunnable):
+    """One QRunnable per Pool, started once per worker loop wanted."""
+
+    def __init__(self, pool: Pool) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._pool = pool
+
+    def run(self) -> None:
+        """Worker thread. Nothing may escape: PyQt5 aborts the process on it."""
+        try:
+            self._pool._work_in_worker()
+        except BaseException as exc:  # noqa: BLE001
+            report(exc)
+
+
+class Pool:
+    """Run functions on a QThreadPool, each call returning a ThreadTask.
+
+    `Pool()` makes a dedicated QThreadPool with `max_threads` threads (Qt's
+    default: one per core); `Pool(pool=existing)` wraps one you have.
+    """
+
+    def __init__(self, max_threads: int | None = None, pool: QThreadPool | None = None) -> None:
+        if max_threads is not None:
+            if not isinstance(max_threads, int) or isinstance(max_threads, bool) or max_threads < 1:
+                msg = f"Pool(max_threads={max_threads!r}): max_threads must be a whole number >= 1, or None"
+                raise ValueError(msg)
+            if pool is not None:
+                msg = (
+                    "Pool(max_threads=..., pool=...): pass one of them; "
+                    "to wrap an existing QThreadPool, set its maxThreadCount() yourself"
+                )
+                raise TypeError(msg)
+        if pool is None:
+            pool = QThreadPool()
+            if max_threads is not None:
+                pool.setMaxThreadCount(max_threads)
+        elif not isinstance(pool, QThreadPool):
+            msg = f"Pool(pool={pool!r}): pool must be a QThreadPool"
+            raise TypeError(msg)
+        self._qpool = pool
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        # Guarded by _lock:
+        # Invariant: every QUEUED item is in exactly one lane; lanes may also
+        # hold DROPPED items, which workers skip.
+        self._lanes: OrderedDict[object, deque[ThreadTask[Any]]] = OrderedDict()
+        # Invariant: _starts counts the runner's starts queued in or running
+        # on the QThreadPool; a worker loop only exits with the lanes empty.
+        self._starts = 0
+        self._executing: dict[ThreadTask[Any], None] = {}
+        self._runner = _Runner(self)
+        self._bridge: Bridge | None = None
+        _scheduler.STATE.executors.add(self)
+
+    @property
+    def qthreadpool(self) -> QThreadPool:
+        """The QThreadPool this pool starts its work on."""
+        return self._qpool
+
+    @property
+    def max_threads(self) -> int:
+        """How many functions this pool runs at once."""
+        return max(1, self._qpool.maxThreadCount())
+
+    def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ThreadTask[T]:
+        """Run `fn(*args, **kwargs)` on a pool thread; return its handle at once.
+
+        Any thread. Raises TypeError if `fn` is not callable.
+        """
+        if not callable(fn):
+            msg = (
+                f"qtasks.run needs a callable, got {fn!r}: pass the function and its "
+                "arguments, e.g. qtasks.run(load, path), not load(path)"
+            )
+            raise TypeError(msg)
+        task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
+        self._submit(task)
+        return task
+
+    def _submit(self, item: ThreadTask[Any]) -> None:
+        if self._bridge is None:
+            self._bridge = _scheduler.bridge()
+        key = _scheduler.STATE.current
+        with self._lock:
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = deque()
+            lane.append(item)
+            start = self._starts < max(1, self._qpool.maxThreadCount())
+            if start:
+                self._starts += 1
+        if start:
+            self._qpool.start(self._runner)
+
+    def _next_locked(self) -> ThreadTask[Any] | None:
+        """Claim the next item, round robin over the lanes. Caller holds _lock."""
+        lanes = self._lanes
+        while lanes:
+            key = next(iter(lanes))
+            lane = lanes[key]
+            item = lane.popleft()
+            if lane:
+                lanes.move_to_end(key)
+            else:
+                del lanes[key]
+            if item._phase is QUEUED:
+                item._phase = RUNNING
+                return item
+        return None
+
+    def _work_in_worker(self) -> None:
+        """Run items until the lanes are empty. Worker thread."""
+        bridge = self._bridge
+        assert bridge is not None
+        lock = self._lock
+        executing = self._executing
+        while True:
+            with lock:
+                item = self._next_locked()
+                if item is None:
+                    self._starts -= 1
+                    return
+                executing[item] = None
+            item._execute_in_worker()
+            box: list[Callable[[], object]] = [item._deliver]
+            with lock:
+                item._phase = RAN
+                del executing[item]
+                if not executing:
+                    self._idle.notify_all()
+            del item
+            # The box holds this thread's only reference; transfer() moves it.
+            bridge.transfer(box)
+
+    def shutdown(self, timeout: float | None = None) -> list[Task[Any]]:
+        """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
+
+        GUI thread; idempotent; the pool stays usable. Returns the tasks whose
+        functions still run when the wait ends.
+        """
+        for task in list(_scheduler.STATE.live):
+            if isinstance(task, ThreadTask) and task._pool is self:
+                task.cancel()
+        self._drop_queued()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._wait_idle(deadline)
+
+    def _drop_queued(self) -> None:
+        """Forget queued items and take our queued starts back from Qt."""
+        with self._lock:
+            for lane in self._lanes.values():
+                for item in lane:
+                    if item._phase is QUEUED:
+                        item._phase = DROPPED
+            self._lanes.clear()
+            while self._starts and self._qpool.tryTake(self._runner):
+                self._starts -= 1
+
+    def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
+        """Wait until no function runs or the deadline passes; return those still running."""
+        with self._idle:
+            while self._executing:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+            return list(self._executing)
+
+    def __repr__(self) -> str:
+        return f"<qtasks.Pool max_threads={self.max_threads}>"
+
+
+class Submitter(Protocol):
+    """What `qtasks.run` needs from the default pool (a Pool or a testing pool)."""
+
+    def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Task[T]: ...
+
+
+_DEFAULT: list[Submitter] = []
+
+
+def default_pool() -> Submitter:
+    """Return the pool `qtasks.run` uses: the global QThreadPool unless replaced."""
+    if not _DEFAULT:
+        _DEFAULT.append(Pool(pool=QThreadPool.globalInstance()))
+    return _DEFAULT[0]
+
+
+def set_default_pool(pool: Submitter | None) -> Submitter | None:
+    """Make `pool` the one `qtasks.run` uses (None: the global QThreadPool); return the previous."""
+    previous = _DEFAULT[0] if _DEFAULT else None
+    _DEFAULT.clear()
+    if pool is not None:
+        _DEFAULT.append(pool)
+    return previous
+
+
+def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Task[T]:
+    """Run `fn(*args, **kwargs)` on the shared thread pool; return its handle at once."""
+    return default_pool().run(fn, *args, **kwargs)
+
+
+# -- inside a worker function ---------------------------------------------
+
+
+def current_worker_task() -> ThreadTask[Any] | None:
+    """Return the task whose function runs on this thread, or None. Any thread."""
+    return getattr(_LOCAL, "task", None)
+
+
+def cancel_requested() -> bool:
+    """Tell whether the task running this function was cancelled.
+
+    Any thread; False outside a qtasks task.
+    """
+    task = getattr(_LOCAL, "task", None)
+    return task is not None and bool(task._cancel_requested)
+
+
+def check_cancelled() -> None:
+    """Raise `qtasks.CancelledError` if the task running this function was cancelled.
+
+    Any thread; does nothing outside a qtasks task.
+    """
+    task = getattr(_LOCAL, "task", None)
+    if task is not None and task._cancel_requested:
+        msg = f"{task!r} was cancelled"
+        raise CancelledError(msg)
+
+
+def report_progress(value: object) -> None:
+    """Send `value` to the task's progress listeners on the GUI thread.
+
+    Any thread; cheap enough for a tight loop (bursts coalesce to the newest
+    value). Does nothing outside a qtasks task.
+    """
+    task = getattr(_LOCAL, "task", None)
+    if task is not None:
+        task._set_progress(value)

@@ -1,0 +1,276 @@
+"""Task[T]: the handle every qtasks operation returns.
+
+A task is PENDING until `_finish()` moves it, once, to FINISHED, FAILED or
+CANCELLED. `_finish()` is the only way a task ends: it records the outcome,
+leaves the live registry, and schedules each done callback exactly once on the
+GUI thread (never synchronously inside the call that finished the task).
+
+All state changes happen on the GUI thread. Worker threads reach a task only
+through the bridge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Final, Generator, Generic, TypeVar
+
+from . import _scheduler
+from ._bridge import report
+from ._errors import CancelledError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "PENDING", "Task"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+PENDING: Final = "pending"
+FINISHED: Final = "finished"
+FAILED: Final = "failed"
+CANCELLED: Final = "cancelled"
+
+_NO_PROGRESS: Final = object()
+# Guards Task._progress, which a worker writes and the GUI thread takes.
+_PROGRESS_LOCK: Final = threading.Lock()
+
+
+class Task(Generic[T]):
+    """A handle on work that finishes later: a function on a pool, a coroutine, a fan-out.
+
+    Methods are for the GUI thread. Yield or await a task from a qtasks
+    coroutine to get its result.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_callbacks",
+        "_consumed",
+        "_exc",
+        "_progress",
+        "_progress_listeners",
+        "_state",
+        "_value",
+    )
+
+    def __init__(self) -> None:
+        self._state: str = PENDING
+        self._value: Any = None
+        self._exc: BaseException | None = None
+        # Invariant: _callbacks is a list while PENDING and None once done.
+        self._callbacks: list[Callable[[Task[T]], object]] | None = []
+        self._progress_listeners: list[Callable[[Any], object]] | None = None
+        self._progress: object = _NO_PROGRESS
+        # True once something took responsibility for the outcome: a waiter,
+        # a done callback, result() or exception().
+        self._consumed = False
+        _scheduler.STATE.live[self] = None
+
+    # -- asking -----------------------------------------------------------
+
+    def done(self) -> bool:
+        """Tell whether the task has finished, failed or been cancelled."""
+        return self._state is not PENDING
+
+    def cancelled(self) -> bool:
+        """Tell whether the task was cancelled."""
+        return self._state is CANCELLED
+
+    def result(self) -> T:
+        """Return the result; raise the task's exception, or `CancelledError`.
+
+        Raises RuntimeError while the task is still pending.
+        """
+        self._require_done("result")
+        self._consumed = True
+        if self._state is FAILED:
+            assert self._exc is not None
+            raise self._exc
+        if self._state is CANCELLED:
+            raise CancelledError
+        return self._value  # type: ignore[no-any-return]
+
+    def exception(self) -> BaseException | None:
+        """Return the exception the task failed with, or None.
+
+        Raises `CancelledError` for a cancelled task and RuntimeError while the
+        task is still pending.
+        """
+        self._require_done("exception")
+        self._consumed = True
+        if self._state is CANCELLED:
+            raise CancelledError
+        return self._exc
+
+    def _require_done(self, what: str) -> None:
+        if self._state is PENDING:
+            msg = (
+                f"{self!r} is not done yet, so it has no {what}(): yield or await it "
+                "from a qtasks coroutine, or use add_done_callback()"
+            )
+            raise RuntimeError(msg)
+
+    # -- acting -----------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Ask the task to stop; return False if it is already done.
+
+        GUI thread; idempotent. The default ends the task at once.
+        """
+        return self._finish(CANCELLED)
+
+    def add_done_callback(self, fn: Callable[[Self], object]) -> None:
+        """Call `fn(task)` once on the GUI thread when the task is done.
+
+        If it is done already, `fn` runs on the next scheduler step. An
+        exception from `fn` goes to `sys.excepthook`.
+        """
+        if not callable(fn):
+            msg = f"add_done_callback() needs a callable taking the task, got {fn!r}"
+            raise TypeError(msg)
+        self._consumed = True
+        self._unconsumed_discard()
+        callbacks = self._callbacks
+        if callbacks is None:
+            _scheduler.call_soon(functools.partial(fn, self))
+        else:
+            callbacks.append(fn)  # type: ignore[arg-type]
+
+    def on_progress(self, fn: Callable[[Any], object]) -> None:
+        """Call `fn(value)` on the GUI thread with each progress value the task reports.
+
+        Bursts coalesce to the newest value; the last value is delivered before
+        the done callbacks run. An exception from `fn` goes to `sys.excepthook`.
+        """
+        if not callable(fn):
+            msg = f"on_progress() needs a callable taking the progress value, got {fn!r}"
+            raise TypeError(msg)
+        if self._progress_listeners is None:
+            self._progress_listeners = []
+        self._progress_listeners.append(fn)
+
+    def __await__(self) -> Generator[Task[T], Any, T]:
+        """Suspend the awaiting qtasks coroutine until the task is done."""
+        if self._state is PENDING:
+            # The scheduler sends the result in, or throws the exception.
+            return (yield self)  # type: ignore[no-any-return]
+        return self.result()
+
+    __iter__ = __await__  # `yield from task` in a generator coroutine
+
+    # -- internals (GUI thread) -------------------------------------------
+
+    def _add_waiter(self, fn: Callable[[Task[T]], object]) -> None:
+        """Register a coroutine's wake-up; the task must be pending."""
+        self._consumed = True
+        assert self._callbacks is not None
+        self._callbacks.append(fn)
+
+    def _outcome(self) -> tuple[Any, BaseException | None]:
+        """Return (value, exception) to send or throw into a waiter; marks it consumed."""
+        self._consumed = True
+        state = self._state
+        if state is FINISHED:
+            return self._value, None
+        if state is FAILED:
+            self._unconsumed_discard()
+            return None, self._exc
+        return None, CancelledError()
+
+    def _finish(self, state: str, value: Any = None, exc: BaseException | None = None) -> bool:
+        """End the task with an outcome; return False if it had ended already."""
+        if self._state is not PENDING:
+            return False
+        self._state = state
+        self._value = value
+        self._exc = exc
+        _scheduler.STATE.live.pop(self, None)
+        callbacks = self._callbacks
+        self._callbacks = None
+        if self._progress is not _NO_PROGRESS:
+            # The last value reported is delivered before the done callbacks.
+            _scheduler.call_soon(self._deliver_progress)
+        if callbacks:
+            post = _scheduler.call_soon
+            for fn in callbacks:
+                post(functools.partial(fn, self))
+        if state is CANCELLED:
+            self._progress_listeners = None
+        if state is FAILED and not self._consumed:
+            _scheduler.STATE.unconsumed.add(self)
+            self._on_unconsumed_failure()
+        self._released()
+        return True
+
+    def _released(self) -> None:
+        """Drop what only a pending task needs. Subclasses extend it."""
+
+    def _on_unconsumed_failure(self) -> None:
+        """React to failing with nobody consuming the outcome yet.
+
+        The default waits: the failure is reported when the handle is garbage
+        collected or at shutdown(), unless something consumes it first.
+        """
+
+    def _unconsumed_discard(self) -> None:
+        if self._state is FAILED:
+            _scheduler.STATE.unconsumed.discard(self)
+
+    def _report_unconsumed(self) -> None:
+        """Report the failure to sys.excepthook unless something consumed it."""
+        if self._state is FAILED and not self._consumed:
+            self._consumed = True
+            _scheduler.STATE.unconsumed.discard(self)
+            exc = self._exc
+            assert exc is not None
+            with contextlib.suppress(Exception):  # a note is a courtesy
+                exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
+            report(exc)
+
+    def _deliver_progress(self) -> None:
+        """Hand the newest progress value to the listeners. GUI thread."""
+        with _PROGRESS_LOCK:
+            value = self._progress
+            self._progress = _NO_PROGRESS
+        if value is _NO_PROGRESS or self._state is CANCELLED:
+            return
+        listeners = self._progress_listeners
+        if listeners:
+            for fn in list(listeners):
+                try:
+                    fn(value)
+                except BaseException as exc:  # noqa: BLE001 - reported at once, as promised
+                    report(exc)
+
+    def _set_progress(self, value: object) -> None:
+        """Record a progress value and make sure one delivery is queued. Any thread."""
+        with _PROGRESS_LOCK:
+            first = self._progress is _NO_PROGRESS
+            self._progress = value
+        if first:
+            _scheduler.call_soon(self._deliver_progress)
+
+    def __del__(self) -> None:
+        if self._state is FAILED and not self._consumed:
+            self._report_unconsumed()
+
+    # -- describing -------------------------------------------------------
+
+    def _describe(self) -> str:
+        """Return what the task runs, for repr."""
+        return ""
+
+    def _waiting_text(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        state = self._state
+        if state is FAILED and self._exc is not None:
+            state = f"failed with {type(self._exc).__name__}: {self._exc}"
+        what = self._describe()
+        head = f"{type(self).__name__} {what}" if what else type(self).__name__
+        waiting = self._waiting_text() if self._state is PENDING else ""
+        return f"<{head} {state}{waiting}>"

@@ -1,0 +1,623 @@
+"""The core: run, coroutines, errors, cancellation, done callbacks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any
+
+import pytest
+from PyQt5.QtCore import QCoreApplication
+
+import qtasks
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def fail_with_value_error(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+
+
+class Gate:
+    """A worker function that blocks until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, value: object = None) -> object:
+        self.entered.set()
+        self.opened.wait(10)
+        return value
+
+
+def test_handle_click_generator_style(qtasks_run: Any) -> None:
+    """A generator coroutine gets the worker's return value at its yield."""
+
+    @qtasks.coroutine
+    def handle_click() -> Any:
+        value = yield qtasks.run(double, 33)
+        return value
+
+    assert 66 == qtasks_run(handle_click())
+
+
+def test_handle_click_async_style(qtasks_run: Any) -> None:
+    """An async def coroutine gets the worker's return value from await."""
+
+    @qtasks.coroutine
+    async def handle_click() -> int:
+        return await qtasks.run(double, 33)
+
+    assert 66 == qtasks_run(handle_click())
+
+
+@pytest.mark.parametrize("style", ["generator", "async"])
+def test_worker_exception_is_thrown_in_with_its_traceback(qtasks_run: Any, style: str) -> None:
+    """The worker's own exception arrives at the yield, its frames in the traceback."""
+    caught: list[BaseException] = []
+    if style == "generator":
+
+        @qtasks.coroutine
+        def handle() -> Any:
+            try:
+                yield qtasks.run(fail_with_value_error, 7)
+            except ValueError as exc:
+                caught.append(exc)
+
+    else:
+
+        @qtasks.coroutine
+        async def handle() -> None:
+            try:
+                await qtasks.run(fail_with_value_error, 7)
+            except ValueError as exc:
+                caught.append(exc)
+
+    qtasks_run(handle())
+    [exc] = caught
+    assert "bad value 7" == str(exc)
+    frames = [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+    assert "fail_with_value_error" == frames[-1]
+
+
+def test_coroutines_chain_three_deep(qtasks_run: Any) -> None:
+    """A coroutine's handle can be yielded by another, to any depth, in both styles."""
+
+    @qtasks.coroutine
+    def inner(x: int) -> Any:
+        return (yield qtasks.run(double, x))
+
+    @qtasks.coroutine
+    async def middle(x: int) -> int:
+        return await inner(x) + 1
+
+    @qtasks.coroutine
+    def outer(x: int) -> Any:
+        value = yield middle(x)
+        return value * 10
+
+    assert 70 == qtasks_run(outer(3))
+
+
+def test_yield_from_a_plain_sub_generator(qtasks_run: Any) -> None:
+    """`yield from` a plain generator works inside a generator coroutine."""
+
+    def helper(x: int) -> Any:
+        value = yield qtasks.run(double, x)
+        return value + 1
+
+    @qtasks.coroutine
+    def outer() -> Any:
+        return (yield from helper(4))
+
+    assert 9 == qtasks_run(outer())
+
+
+def test_runs_synchronously_to_the_first_suspension(qapp: Any) -> None:
+    """Calling a coroutine runs its body up to the first yield before returning."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        log.append("started")
+        yield qtasks.run(double, 1)
+        log.append("resumed")
+
+    task = body()
+    assert ["started"] == log
+    assert not task.done()
+    task.cancel()
+
+
+def test_coroutine_resumes_on_the_gui_thread(qtasks_run: Any) -> None:
+    """Every resumption happens on the thread the coroutine started on."""
+    threads: list[int] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        for i in range(20):
+            threads.append(threading.get_ident())
+            yield qtasks.run(double, i)
+        threads.append(threading.get_ident())
+
+    qtasks_run(body())
+    assert {threading.get_ident()} == set(threads)
+
+
+def test_yielding_a_non_awaitable_raises_type_error_inside(qtasks_run: Any) -> None:
+    """A yielded non-awaitable raises TypeError at that yield, naming the value."""
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield 42
+        except TypeError as exc:
+            return str(exc)
+        return "no error"
+
+    message = qtasks_run(body())
+    assert "42" in message
+    assert "not awaitable" in message
+
+
+def test_yielding_a_list_suggests_gather(qtasks_run: Any) -> None:
+    """Yielding a list of tasks points the user to gather."""
+
+    @qtasks.coroutine
+    def body() -> Any:
+        tasks = [qtasks.run(double, 1)]
+        try:
+            yield tasks
+        except TypeError as exc:
+            return str(exc)
+        finally:
+            yield qtasks.gather(*tasks)
+
+    assert "qtasks.gather" in qtasks_run(body())
+
+
+def test_decorating_a_plain_function_raises_at_decoration() -> None:
+    """@coroutine on a function with no yield and no async raises TypeError at once."""
+
+    def plain() -> int:
+        return 1
+
+    with pytest.raises(TypeError, match=r"generator function or an async def.*plain"):
+        qtasks.coroutine(plain)
+
+
+def test_a_loop_over_done_tasks_does_not_recurse(qtasks_run: Any) -> None:
+    """Yielding 100 000 already-finished tasks in a row neither recurses nor stalls."""
+    finished = qtasks.run(double, 1)
+    qtasks_run(finished)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        total = 0
+        for _ in range(100_000):
+            total += yield finished
+        return total
+
+    assert 200_000 == qtasks_run(body())
+
+
+def test_gather_ten_thousand_results_in_order(qtasks_run: Any) -> None:
+    """gather returns every result in argument order."""
+
+    @qtasks.coroutine
+    def body() -> Any:
+        return (yield qtasks.gather(*(qtasks.run(double, i) for i in range(10_000))))
+
+    assert [2 * i for i in range(10_000)] == qtasks_run(body(), timeout=60)
+
+
+def test_gather_of_nothing_is_an_empty_list(qtasks_run: Any) -> None:
+    """gather() gives []."""
+    assert [] == qtasks_run(qtasks.gather())
+
+
+def test_gather_first_failure_raises_and_cancels_the_rest(qtasks_run: Any) -> None:
+    """The first child to fail fails the gather and cancels its siblings."""
+    gate = Gate()
+    failing = qtasks.run(fail_with_value_error, 3)
+    blocked = qtasks.run(gate)
+    gathered = qtasks.gather(blocked, failing)
+    with pytest.raises(ValueError, match="bad value 3"):
+        qtasks_run(gathered)
+    assert blocked.cancelled()
+    gate.opened.set()
+
+
+def test_gather_return_exceptions_puts_them_in_the_list(qtasks_run: Any) -> None:
+    """With return_exceptions the exceptions take their places in the results."""
+    results = qtasks_run(
+        qtasks.gather(qtasks.run(double, 1), qtasks.run(fail_with_value_error, 2), return_exceptions=True)
+    )
+    assert 2 == results[0]
+    assert isinstance(results[1], ValueError)
+
+
+def test_cancelling_a_gather_cancels_its_children(qtasks_run: Any) -> None:
+    """Cancelling the gather cancels every child."""
+    gate = Gate()
+    children = [qtasks.run(gate) for _ in range(4)]
+    gathered = qtasks.gather(*children)
+    assert gathered.cancel()
+    assert all(child.cancelled() for child in children)
+    with pytest.raises(qtasks.CancelledError):
+        gathered.result()
+    gate.opened.set()
+
+
+def test_gather_rejects_non_awaitables() -> None:
+    """gather names the argument that cannot be awaited."""
+    with pytest.raises(TypeError, match=r"argument 1 is 'x'"):
+        qtasks.gather(qtasks.gather(), "x")
+
+
+def test_cancel_queued_tasks_never_run(qtasks_run: Any) -> None:
+    """1 000 tasks cancelled while queued behind a busy pool never run."""
+    gates = [Gate() for _ in range(8)]
+    busy = [qtasks.run(gate) for gate in gates]
+    ran: list[int] = []
+    queued = [qtasks.run(ran.append, i) for i in range(1000)]
+    assert all(task.cancel() for task in queued)
+    for gate in gates:
+        gate.opened.set()
+    qtasks_run(qtasks.gather(*busy))
+    # Anything not cancelled would run after the busy work; a probe proves they had the chance.
+    qtasks_run(qtasks.run(double, 0))
+    assert [] == ran
+    assert all(task.cancelled() for task in queued)
+
+
+def test_cancel_twice_and_after_completion(qtasks_run: Any) -> None:
+    """cancel() is True once, False afterwards, and False on a finished task."""
+    gate = Gate()
+    task = qtasks.run(gate)
+    assert task.cancel() is True
+    assert task.cancel() is False
+    gate.opened.set()
+    done = qtasks.run(double, 2)
+    assert 4 == qtasks_run(done)
+    assert done.cancel() is False
+    assert 4 == done.result()
+
+
+def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: Any, qtbot: Any) -> None:
+    """A running function sees check_cancelled(); its coroutine gets CancelledError at once."""
+    stopped = threading.Event()
+    started = threading.Event()
+
+    def cooperative() -> str:
+        started.set()
+        while not qtasks.cancel_requested():
+            pass
+        try:
+            qtasks.check_cancelled()
+        except qtasks.CancelledError:
+            stopped.set()
+            raise
+        return "not cancelled"
+
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield qtasks.run(cooperative)
+        except qtasks.CancelledError:
+            log.append("cancelled")
+            raise
+        finally:
+            log.append("finally")
+
+    handle = body()
+    assert started.wait(10)
+    handle.cancel()
+    qtbot.waitUntil(handle.done)
+    assert ["cancelled", "finally"] == log
+    assert handle.cancelled()
+    assert stopped.wait(10)
+
+
+def test_finally_re_enables_the_button_after_cancel(qtasks_run: Any, qtbot: Any) -> None:
+    """A cancelled slot's finally block runs: the button is enabled again."""
+    from PyQt5.QtWidgets import QPushButton
+
+    button = QPushButton("Open")
+    gate = Gate()
+
+    @qtasks.coroutine
+    def on_open() -> Any:
+        button.setEnabled(False)
+        try:
+            yield qtasks.run(gate)
+        finally:
+            button.setEnabled(True)
+
+    handle = on_open()
+    assert not button.isEnabled()
+    handle.cancel()
+    qtbot.waitUntil(handle.done)
+    assert button.isEnabled()
+    gate.opened.set()
+
+
+def test_cancelled_coroutine_can_catch_and_return(qtasks_run: Any) -> None:
+    """A coroutine that catches CancelledError ends with whatever it returns."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield qtasks.run(gate)
+        except qtasks.CancelledError:
+            return "cleaned up"
+
+    handle = body()
+    handle.cancel()
+    assert "cleaned up" == qtasks_run(handle)
+    gate.opened.set()
+
+
+def test_cancelling_a_coroutine_cancels_what_it_waits_on(qtasks_run: Any, qtbot: Any) -> None:
+    """The awaited child is cancelled with its coroutine."""
+    gate = Gate()
+    child = qtasks.run(gate)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield child
+
+    handle = body()
+    handle.cancel()
+    assert child.cancelled()
+    qtbot.waitUntil(handle.done)
+    gate.opened.set()
+
+
+def test_cancelled_error_is_a_base_exception() -> None:
+    """`except Exception` does not catch CancelledError."""
+    assert not issubclass(qtasks.CancelledError, Exception)
+    assert issubclass(qtasks.TimeoutError, TimeoutError)
+
+
+def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_run: Any) -> None:
+    """A done callback runs exactly once, on the GUI thread, after the call that finished the task."""
+    calls: list[tuple[object, int]] = []
+    gate = Gate()
+    task = qtasks.run(gate)
+    task.add_done_callback(lambda t: calls.append((t, threading.get_ident())))
+    task.cancel()
+    assert [] == calls
+    task.cancel()
+    qtasks_run(qtasks.run(double, 1))
+    assert [(task, threading.get_ident())] == calls
+    late: list[object] = []
+    task.add_done_callback(late.append)
+    assert [] == late
+    qtasks_run(qtasks.run(double, 1))
+    assert [task] == late
+    gate.opened.set()
+
+
+def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
+    """result() before the task is done raises RuntimeError with the fix."""
+    gate = Gate()
+    task = qtasks.run(gate)
+    with pytest.raises(RuntimeError, match="not done yet.*yield or await"):
+        task.result()
+    task.cancel()
+    gate.opened.set()
+
+
+def test_run_rejects_a_non_callable(qapp: Any) -> None:
+    """run(load(path)) by mistake names the value and the fix."""
+    with pytest.raises(TypeError, match=r"needs a callable, got 3.*qtasks.run\(load, path\)"):
+        qtasks.run(3)  # type: ignore[call-overload]
+
+
+def test_unawaited_failing_coroutine_goes_to_excepthook(qtasks_run: Any, monkeypatch: Any) -> None:
+    """A coroutine failure that nobody consumes reaches sys.excepthook, once."""
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.run(double, 1)
+        raise KeyError("lost")
+
+    body()
+    qtasks_run(qtasks.run(double, 1))
+    qtasks_run(qtasks.run(double, 1))
+    assert 1 == len(seen)
+    assert isinstance(seen[0], KeyError)
+
+
+def test_consumed_failure_is_not_reported(qtasks_run: Any, monkeypatch: Any) -> None:
+    """A failure someone awaits is theirs: nothing reaches sys.excepthook."""
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
+
+    @qtasks.coroutine
+    def failing() -> Any:
+        yield qtasks.run(double, 1)
+        raise KeyError("mine")
+
+    @qtasks.coroutine
+    def outer() -> Any:
+        try:
+            yield failing()
+        except KeyError:
+            return "handled"
+
+    assert "handled" == qtasks_run(outer())
+    qtasks_run(qtasks.run(double, 1))
+    assert [] == seen
+
+
+def test_unconsumed_thread_task_failure_reported_when_collected(qtasks_run: Any, monkeypatch: Any) -> None:
+    """A failed handle nobody looks at is reported when it is garbage-collected."""
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
+    qtasks.run(fail_with_value_error, 5)
+    qtasks_run(qtasks.run(double, 1))
+    qtasks_run(qtasks.run(double, 1))
+    import gc
+
+    gc.collect()
+    assert ["bad value 5"] == [str(exc) for exc in seen]
+
+
+def test_last_reference_is_released_on_the_gui_thread(qtasks_run: Any) -> None:
+    """A fire-and-forget task's result is freed on the GUI thread, not on a worker."""
+    freed_on: list[int] = []
+
+    class Result:
+        def __del__(self) -> None:
+            freed_on.append(threading.get_ident())
+
+    for _ in range(200):
+        qtasks.run(Result)
+    qtasks_run(qtasks.gather(*(qtasks.run(double, i) for i in range(50))))
+    for _ in range(5):
+        qtasks_run(qtasks.run(double, 0))
+    assert 200 == len(freed_on)
+    assert {threading.get_ident()} == set(freed_on)
+
+
+def test_progress_coalesces_and_delivers_the_last_value_before_done(qtasks_run: Any) -> None:
+    """A tight loop of reports arrives as a few values ending with the last, before done callbacks."""
+    log: list[object] = []
+
+    def work() -> str:
+        for i in range(100_000):
+            qtasks.report_progress(i)
+        return "done"
+
+    task = qtasks.run(work)
+    task.on_progress(log.append)
+    task.add_done_callback(lambda t: log.append("callback"))
+    assert "done" == qtasks_run(task)
+    qtasks_run(qtasks.run(double, 0))
+    assert ["callback"] == log[-1:]
+    assert 99_999 == log[-2]
+    assert log[:-1] == sorted(log[:-1])  # type: ignore[type-var]
+
+
+def test_wait_first_completed(qtasks_run: Any) -> None:
+    """wait(FIRST_COMPLETED) returns as soon as one task is done, cancelling nothing."""
+    gate = Gate()
+    fast = qtasks.run(double, 1)
+    slow = qtasks.run(gate)
+    done, pending = qtasks_run(qtasks.wait([slow, fast], return_when=qtasks.FIRST_COMPLETED))
+    assert {fast} == done
+    assert {slow} == pending
+    assert not slow.cancelled()
+    gate.opened.set()
+    qtasks_run(slow)
+
+
+def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
+    """FIRST_EXCEPTION returns on a failure; ALL_COMPLETED waits for everything."""
+    gate = Gate()
+    bad = qtasks.run(fail_with_value_error, 1)
+    slow = qtasks.run(gate)
+    done, pending = qtasks_run(qtasks.wait([slow, bad], return_when=qtasks.FIRST_EXCEPTION))
+    assert ({bad}, {slow}) == (done, pending)
+    gate.opened.set()
+    done, pending = qtasks_run(qtasks.wait([slow, bad]))
+    assert ({slow, bad}, set()) == (done, pending)
+
+
+def test_wait_rejects_an_unknown_condition() -> None:
+    """A misspelt return_when names the constants to use."""
+    with pytest.raises(ValueError, match="qtasks.FIRST_COMPLETED"):
+        qtasks.wait([], return_when="FIRST")
+
+
+def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
+    """A handle's repr says what it runs and where it is."""
+    task = qtasks.run(double, 4)
+    qtasks_run(task)
+    assert "<ThreadTask double() finished>" == repr(task)
+
+    @qtasks.coroutine
+    def waiter() -> Any:
+        yield qtasks.gather(qtasks.run(Gate()))
+
+    handle = waiter()
+    assert "waiter() pending, waiting on <GatherTask of 1" in repr(handle)
+    handle.cancel()
+
+
+def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
+    """running() holds the handles that are not done."""
+    gate = Gate()
+    task = qtasks.run(gate)
+    assert task in qtasks.running()
+    task.cancel()
+    assert task not in qtasks.running()
+    gate.opened.set()
+
+
+def test_pool_rejects_a_bad_thread_count() -> None:
+    """Pool(max_threads=0) says what is allowed."""
+    with pytest.raises(ValueError, match=r"max_threads=0.*>= 1"):
+        qtasks.Pool(max_threads=0)
+
+
+def test_dedicated_pool_runs_and_shuts_down(qtasks_run: Any) -> None:
+    """A Pool of its own runs work, and its shutdown cancels its queue."""
+    pool = qtasks.Pool(max_threads=1)
+    assert 1 == pool.max_threads
+    assert 6 == qtasks_run(pool.run(double, 3))
+    gate = Gate()
+    blocking = pool.run(gate)
+    assert gate.entered.wait(10)
+    ran: list[int] = []
+    queued = pool.run(ran.append, 1)
+    gate.opened.set()
+    assert [] == pool.shutdown(timeout=10)
+    assert blocking.cancelled() and queued.cancelled()
+    assert [] == ran
+    assert 8 == qtasks_run(pool.run(double, 4))
+
+
+def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> None:
+    """shutdown(timeout) returns after the timeout naming blocked functions; qtasks works after."""
+    gate = Gate()
+    blocked = qtasks.run(gate)
+    assert gate.entered.wait(10)
+    with pytest.warns(RuntimeWarning, match=r"still running.*Gate"):
+        still = qtasks.shutdown(timeout=0.05)
+    assert [blocked] == still
+    gate.opened.set()
+    assert 2 == qtasks_run(qtasks.run(double, 1))
+
+
+def test_import_changes_no_global_state() -> None:
+    """Importing qtasks leaves sys.excepthook alone."""
+    import subprocess
+
+    code = "import sys; hook = sys.excepthook; import qtasks; assert sys.excepthook is hook"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
+    """Starting work before a QApplication exists explains the fix."""
+    import subprocess
+
+    code = "import qtasks\ntry:\n    qtasks.run(print)\nexcept RuntimeError as e:\n    print(e)\n"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "create one before starting" in out.stdout
+
+
+def test_app_instance_is_the_gui_thread(qapp: Any) -> None:
+    """The test process's QApplication lives on this thread (sanity for the suite)."""
+    assert QCoreApplication.instance() is qapp
