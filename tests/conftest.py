@@ -6,14 +6,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
-from PyQt5.QtCore import QThreadPool  # noqa: E402
-from PyQt5.QtWidgets import QApplication  # noqa: E402
+import pytest
+from PyQt5.QtCore import QThreadPool
+from PyQt5.QtWidgets import QApplication
 
-import qtasks  # noqa: E402
-from qtasks import _scheduler  # noqa: E402
+import qtasks
+from qtasks import _scheduler
 
 # Every test must pass with 1, 2 and 8 threads: CI runs the suite once per value.
 THREADS = int(os.environ.get("QTASKS_TEST_THREADS", "2"))

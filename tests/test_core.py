@@ -410,7 +410,7 @@ def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
     """result() before the task is done raises RuntimeError with the fix."""
     gate = Gate()
     task = qtasks.run(gate)
-    with pytest.raises(RuntimeError, match="not done yet.*yield or await"):
+    with pytest.raises(RuntimeError, match=r"not done yet.*yield or await"):
         task.result()
     task.cancel()
     gate.opened.set()
@@ -537,7 +537,7 @@ def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
 
 def test_wait_rejects_an_unknown_condition() -> None:
     """A misspelt return_when names the constants to use."""
-    with pytest.raises(ValueError, match="qtasks.FIRST_COMPLETED"):
+    with pytest.raises(ValueError, match=r"qtasks\.FIRST_COMPLETED"):
         qtasks.wait([], return_when="FIRST")
 
 
