@@ -11,6 +11,7 @@ from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gathe
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
 from ._task import Task
 
@@ -35,5 +36,8 @@ __all__ = [
     "run",
     "running",
     "shutdown",
+    "sleep",
+    "timeout",
     "wait",
+    "wait_signal",
 ]
