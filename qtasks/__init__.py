@@ -13,6 +13,7 @@ from ._errors import CancelledError, TimeoutError
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
+from ._slot import slot
 from ._task import Task
 
 __version__ = "0.1.0.dev0"
@@ -37,6 +38,7 @@ __all__ = [
     "running",
     "shutdown",
     "sleep",
+    "slot",
     "timeout",
     "wait",
     "wait_signal",
