@@ -10,6 +10,7 @@ and disconnects every signal.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import weakref
 from typing import Any, Callable, Final, TypeVar
@@ -161,8 +162,13 @@ class _Listener:
         self._task = task
 
     def __call__(self, *args: Any) -> None:
+        """Finish the task with the signal's arguments. Whatever thread emitted the signal."""
         try:
-            self._task._emitted(args)
+            if _scheduler.on_gui_thread():
+                self._task._emitted(args)
+            else:
+                # A sender on another thread calls us there; the task lives on the GUI thread.
+                _scheduler.call_soon(functools.partial(self._task._emitted, args))
         except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
             report(exc)
 
@@ -261,6 +267,10 @@ class TimeoutTask(Task[T]):
 
     def _child_done(self, child: Task[T]) -> None:
         if self._state is not PENDING:
+            if child._state is FAILED and child._exc is not None:
+                # Why: cancelled at the deadline, the child failed anyway (a
+                # coroutine raising from its clean-up); nobody else will see it.
+                report(child._exc)
             return
         value, exc = child._outcome()
         if child._state is FINISHED:

@@ -24,6 +24,7 @@ import inspect
 import weakref
 from typing import Any, Callable, Final, Generator, TypeVar, overload
 
+from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject
 
 from . import _scheduler
@@ -75,12 +76,12 @@ class _Owner(QObject):
         self.tasks: dict[CoroutineTask[Any], None] = {}
         # Per slot function: its pending calls, oldest first.
         self.calls: dict[object, list[CoroutineTask[Any]]] = {}
+        self._owner = weakref.ref(owner)
         owner.destroyed.connect(self._on_destroyed)
-        if owner.thread() == self.thread():
-            # Event filters only work within one thread; `destroyed` is the fallback.
-            owner.installEventFilter(self)
 
     def track(self, task: CoroutineTask[Any], calls: list[CoroutineTask[Any]]) -> None:
+        if not self.tasks:
+            self._filter(install=True)
         self.tasks[task] = None
         calls.append(task)
 
@@ -88,8 +89,22 @@ class _Owner(QObject):
             self.tasks.pop(task, None)
             if task in calls:
                 calls.remove(task)
+            if not self.tasks:
+                self._filter(install=False)
 
         _watch(task, forget)
+
+    def _filter(self, *, install: bool) -> None:
+        """Watch the owner's events only while it has coroutines: a filter costs every event."""
+        owner = self._owner()
+        if owner is None or self.gone or sip.isdeleted(owner):
+            return
+        if install:
+            # Event filters only work within one thread; `destroyed` is the fallback.
+            if owner.thread() == self.thread():
+                owner.installEventFilter(self)
+        else:
+            owner.removeEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Cancel the owner's coroutines just before `deleteLater` deletes it. GUI thread."""

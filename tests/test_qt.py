@@ -350,3 +350,15 @@ def test_nothing_is_reported_by_a_clean_run(qtasks_run: Any, hook_calls: list[Ba
 
     assert (1, "a") == qtasks_run(body())
     assert [] == hook_calls
+
+
+def test_wait_signal_emitted_from_a_worker_thread(qtasks_run: Any) -> None:
+    """A signal emitted on a pool thread finishes the wait on the GUI thread with its arguments."""
+    emitter = Emitter()
+    threads: list[int] = []
+    task = qtasks.wait_signal(emitter.pair)
+    task.add_done_callback(lambda _task: threads.append(threading.get_ident()))
+    qtasks_run(qtasks.run(emitter.pair.emit, 3, "three"))
+    assert (3, "three") == qtasks_run(task)
+    qtasks_run(qtasks.sleep(0))
+    assert [threading.get_ident()] == threads
