@@ -77,7 +77,11 @@ class _Owner(QObject):
         # Per slot function: its pending calls, oldest first.
         self.calls: dict[object, list[CoroutineTask[Any]]] = {}
         self._owner = weakref.ref(owner)
-        owner.destroyed.connect(self._on_destroyed)
+        if sip.isdeleted(owner):
+            # A late signal into a slot of an object already gone: nothing may start.
+            self.gone = True
+        else:
+            owner.destroyed.connect(self._on_destroyed)
 
     def track(self, task: CoroutineTask[Any], calls: list[CoroutineTask[Any]]) -> None:
         if not self.tasks:

@@ -506,3 +506,23 @@ def test_nothing_resumes_normally_after_the_owner_is_gone(
     assert ["cancelled", "cancelled again"] == log
     assert handle.cancelled()
     assert [] == hook_calls
+
+
+def test_a_slot_called_on_a_deleted_object_does_not_start(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """Calling a slot of an object whose C++ side is gone returns a cancelled handle and runs nothing."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            log.append("started")
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    sip.delete(box)
+    handle = box.go()
+    assert handle.cancelled()
+    assert [] == log
+    assert [] == hook_calls
