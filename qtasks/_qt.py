@@ -78,7 +78,7 @@ class _Deadline:
         try:
             if self._timer is None:
                 return
-            if self._remaining > 0:
+            if self._remaining > 1e-9:  # what rounding left of a long wait split in chunks
                 self._start()
                 return
             self._fn()
@@ -204,8 +204,11 @@ class SignalTask(Task[tuple[Any, ...]]):
 
     def _listener_dropped(self, _ref: object) -> None:
         # Any thread (wherever the proxy was deleted): hand it to the GUI thread.
-        if self._state is PENDING:
-            _scheduler.call_soon(self._sender_gone)
+        try:
+            if self._state is PENDING:
+                _scheduler.call_soon(self._sender_gone)
+        except BaseException as exc:  # noqa: BLE001 - a weakref callback must not raise
+            report(exc)
 
     def _sender_gone(self) -> None:
         if self._state is PENDING:

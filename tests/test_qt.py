@@ -13,7 +13,7 @@ from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QPushButton
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _qt, _scheduler
 
 
 class Gate:
@@ -362,3 +362,25 @@ def test_wait_signal_emitted_from_a_worker_thread(qtasks_run: Any) -> None:
     assert (3, "three") == qtasks_run(task)
     qtasks_run(qtasks.sleep(0))
     assert [threading.get_ident()] == threads
+
+
+def test_a_sleep_longer_than_one_timer_interval_runs_in_chunks(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sleep longer than QTimer's largest interval restarts its timer until the time is up."""
+    monkeypatch.setattr(_qt, "_MAX_INTERVAL_MS", 10)
+    fired: list[str] = []
+    task = qtasks.sleep(0.05)
+    task.add_done_callback(lambda _task: fired.append("done"))
+    assert 1 == len(live_timers())
+    qtasks_run(task)
+    qtasks_run(qtasks.sleep(0))
+    assert ["done"] == fired
+
+
+def test_an_infinite_sleep_waits_until_cancelled() -> None:
+    """sleep(inf) never fires and starts no timer; cancelling it ends it."""
+    task = qtasks.sleep(math.inf)
+    assert [] == live_timers()
+    assert not task.done()
+    assert task.cancel()
