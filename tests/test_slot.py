@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -525,4 +527,62 @@ def test_a_slot_called_on_a_deleted_object_does_not_start(
     handle = box.go()
     assert handle.cancelled()
     assert [] == log
+    assert [] == hook_calls
+
+
+def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
+    """For a plain function, 'queue' orders the calls of that function."""
+    log: list[str] = []
+
+    @qtasks.slot(reentry="queue")
+    def step(n: int) -> Any:
+        log.append(f"start {n}")
+        yield qtasks.sleep(0)
+        log.append(f"end {n}")
+
+    qtasks_run(qtasks.gather(step(1), step(2)))
+    assert ["start 1", "end 1", "start 2", "end 2"] == log
+
+
+def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
+    """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    qtasks_run(box.go())
+    qtasks_run(qtasks.sleep(0))
+    ref = weakref.ref(box)
+    del box
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """@pyqtSlot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Box(QPushButton):
+        @pyqtSlot()
+        @qtasks.slot
+        def on_click(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                log.append("finally")
+
+    box = Box()
+    box.clicked.connect(box.on_click)
+    box.click()
+    assert gate.entered.wait(10)
+    with qtbot.waitSignal(box.destroyed):
+        box.deleteLater()
+    assert ["finally"] == log
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
     assert [] == hook_calls
