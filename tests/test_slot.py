@@ -546,6 +546,7 @@ def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
 
 def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
     """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
+
     class Box(QObject):
         @qtasks.slot
         def go(self) -> Any:
