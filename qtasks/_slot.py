@@ -183,6 +183,7 @@ def _run_owned(
     body = start()
     value: Any = None
     exc: BaseException | None = None
+    immediate = 0
     while True:
         try:
             yielded = body.send(value) if exc is None else body.throw(exc)
@@ -196,6 +197,16 @@ def _run_owned(
                 raise CancelledError(msg) from error
             raise
         value = exc = None
+        if owner is not None and owner.gone and immediate < 8:
+            # The owner went while the body ran (it deleted itself, say):
+            # cancel at this suspension instead of waiting. A body that keeps
+            # catching it waits normally after a few rounds, rather than
+            # spinning here, and is refused every normal resumption below.
+            immediate += 1
+            if isinstance(yielded, Task):
+                yielded.cancel()
+            exc = CancelledError("the slot's owner was deleted")
+            continue
         try:
             value = yield yielded
         except GeneratorExit:

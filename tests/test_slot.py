@@ -587,3 +587,50 @@ def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [] == hook_calls
+
+
+def test_a_slot_that_deletes_its_own_owner_stops_at_its_next_wait(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot deleting its own owner runs on to its next yield, where it is cancelled."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            log.append("after delete")
+            try:
+                yield qtasks.run(str, 1)
+                log.append("resumed")
+            finally:
+                log.append("finally")
+
+    handle = Box().go()
+    assert ["after delete", "finally"] == log
+    assert handle.cancelled()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_a_slot_ignoring_cancellation_does_not_freeze_the_gui(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot that swallows every CancelledError after deleting its owner ends when its waits run out."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            for _ in range(20):
+                try:
+                    yield qtasks.sleep(0)
+                except qtasks.CancelledError:
+                    log.append("swallowed")
+            log.append("gave up")
+
+    handle = Box().go()
+    qtbot.waitUntil(handle.done)
+    assert 20 * ["swallowed"] + ["gave up"] == log
+    assert [] == hook_calls
