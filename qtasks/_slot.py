@@ -205,6 +205,8 @@ def _run_owned(
             immediate += 1
             if isinstance(yielded, Task):
                 yielded.cancel()
+            elif inspect.iscoroutine(yielded):
+                yielded.close()  # never started, so never awaited
             exc = CancelledError("the slot's owner was deleted")
             continue
         try:
@@ -309,8 +311,10 @@ def slot(fn: Callable[..., AnyCoroutine[T]] | None = None, /, *, reentry: str = 
 
     Use as `@qtasks.slot` or `@qtasks.slot(reentry=...)`, on methods of
     QObjects or on plain functions, above or below `@pyqtSlot(...)`. Calling
-    it drops the signal arguments the function does not take, runs the body on
-    the GUI thread up to its first suspension and returns its `CoroutineTask`.
+    it drops the positional arguments beyond the function's parameters without
+    a default (a signal's extras; pass defaulted parameters by keyword), runs
+    the body on the GUI thread up to its first suspension and returns its
+    `CoroutineTask`.
     The coroutine is cancelled when its owner (`self`, a QObject) is deleted.
     `reentry` says what a call does while an earlier call on the same owner
     (on the same function, for plain functions) is running: "concurrent"

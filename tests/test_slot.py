@@ -634,3 +634,13 @@ def test_a_slot_ignoring_cancellation_does_not_freeze_the_gui(
     qtbot.waitUntil(handle.done)
     assert 20 * ["swallowed"] + ["gave up"] == log
     assert [] == hook_calls
+
+
+def test_a_defaulted_parameter_is_filled_by_keyword(qtbot: Any) -> None:
+    """A direct caller passes a parameter that has a default by keyword; positional extras are dropped."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    panel.on_text_with_default("x", flag="given")
+    panel.on_text_with_default("y", "dropped")
+    assert [("x", "given"), ("y", "default")] == panel.log
+    qtbot.waitUntil(lambda: not qtasks.running())
