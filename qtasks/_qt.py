@@ -15,7 +15,7 @@ import math
 import weakref
 from typing import Any, Callable, Final, TypeVar
 
-from PyQt5.QtCore import Qt, QTimer, pyqtBoundSignal
+from PyQt5.QtCore import QMetaObject, QObject, Qt, QTimer, pyqtBoundSignal
 
 from . import _scheduler
 from ._bridge import report
@@ -176,17 +176,18 @@ class _Listener:
 class SignalTask(Task[tuple[Any, ...]]):
     """Finishes with the arguments of the next emission of a signal."""
 
-    __slots__ = ("_deadline", "_listener", "_name", "_signal", "_timeout")
+    __slots__ = ("_connection", "_deadline", "_listener", "_name", "_signal", "_timeout")
 
     def __init__(self, signal: pyqtBoundSignal, timeout: float | None, name: str) -> None:
         listener = _Listener(self)
         try:
-            signal.connect(listener)
+            connection = signal.connect(listener)
         except RuntimeError as exc:
             msg = _gone_message(name)
             raise RuntimeError(msg) from exc
         super().__init__()
         self._signal: pyqtBoundSignal | None = signal
+        self._connection: QMetaObject.Connection | None = connection
         self._name = name
         self._timeout = timeout
         self._listener: weakref.ref[_Listener] | None = weakref.ref(listener, self._listener_dropped)
@@ -213,18 +214,25 @@ class SignalTask(Task[tuple[Any, ...]]):
     def _sender_gone(self) -> None:
         if self._state is PENDING:
             self._listener = None
-            self._signal = None
+            self._signal = self._connection = None
             self._finish(FAILED, exc=RuntimeError(_gone_message(self._name)))
 
     def _released(self) -> None:
         if self._deadline is not None:
             self._deadline.stop()
             self._deadline = None
-        signal, ref = self._signal, self._listener
-        self._signal = self._listener = None
+        signal, ref, connection = self._signal, self._listener, self._connection
+        self._signal = self._listener = self._connection = None
         listener = ref() if ref is not None else None
-        if signal is not None and listener is not None:
-            # The sender may be gone, and the connection with it.
+        if signal is None or listener is None or connection is None:
+            return
+        # Why: the sender may have been deleted before PyQt let go of our
+        # listener, and signal.disconnect() on a deleted sender crashes.
+        # Disconnecting the connection handle is safe either way, and says
+        # whether the sender was still there.
+        if QObject.disconnect(connection):
+            # PyQt's disconnect frees its proxy (and the listener); the
+            # connection is already broken, so it complains: ignore that.
             with contextlib.suppress(TypeError, RuntimeError):
                 signal.disconnect(listener)
 

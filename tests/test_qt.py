@@ -384,3 +384,20 @@ def test_an_infinite_sleep_waits_until_cancelled() -> None:
     assert [] == live_timers()
     assert not task.done()
     assert task.cancel()
+
+
+@pytest.mark.parametrize("end", ["cancel", "timeout"])
+def test_ending_a_wait_right_after_its_sender_was_deleted_is_safe(
+    qtasks_run: Any, hook_calls: list[BaseException], end: str
+) -> None:
+    """Cancelling or timing out a wait whose sender was just deleted neither crashes nor reports."""
+    emitter = Emitter()
+    task = qtasks.wait_signal(emitter.pair, timeout=0 if end == "timeout" else None)
+    sip.delete(emitter)
+    if end == "cancel":
+        assert task.cancel()
+    else:
+        with pytest.raises((qtasks.TimeoutError, RuntimeError)):
+            qtasks_run(task)
+    qtasks_run(qtasks.sleep(0.01))
+    assert [] == hook_calls
