@@ -11,7 +11,9 @@ from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gathe
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
+from ._slot import slot
 from ._task import Task
 
 __version__ = "0.1.0.dev0"
@@ -35,5 +37,9 @@ __all__ = [
     "run",
     "running",
     "shutdown",
+    "sleep",
+    "slot",
+    "timeout",
     "wait",
+    "wait_signal",
 ]

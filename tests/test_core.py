@@ -396,6 +396,7 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     task.cancel()
     assert [] == calls
     task.cancel()
+    gate.opened.set()  # with one pool thread, the probe below would wait behind the gate
     qtasks_run(qtasks.run(double, 1))
     assert [(task, threading.get_ident())] == calls
     late: list[object] = []
@@ -547,13 +548,16 @@ def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
     qtasks_run(task)
     assert "<ThreadTask double() finished>" == repr(task)
 
+    gate = Gate()
+
     @qtasks.coroutine
     def waiter() -> Any:
-        yield qtasks.gather(qtasks.run(Gate()))
+        yield qtasks.gather(qtasks.run(gate))
 
     handle = waiter()
     assert "waiter() pending, waiting on <GatherTask of 1" in repr(handle)
     handle.cancel()
+    gate.opened.set()
 
 
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:

@@ -1,0 +1,35 @@
+"""Every example runs headless with --smoke and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(path.name for path in (ROOT / "examples").glob("*.py") if not path.name.startswith("_"))
+
+
+def test_the_examples_are_all_there() -> None:
+    """The four documented examples exist, so a rename cannot silently drop one from the run."""
+    expected = ["cancel_running.py", "fan_out.py", "handle_click.py", "search_as_you_type.py"]
+    assert expected == EXAMPLES
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_smoke_run_exits_zero(name: str) -> None:
+    """The example drives its own window headless and exits 0."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), "--smoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert 0 == completed.returncode, completed.stdout + completed.stderr
+    assert "smoke: ok" in completed.stdout
