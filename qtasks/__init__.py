@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
+from ._executor import ExecutorTask, run_in, wrap
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._scheduler import running, shutdown
 from ._task import Task
@@ -22,6 +23,7 @@ __all__ = [
     "FIRST_EXCEPTION",
     "CancelledError",
     "CoroutineTask",
+    "ExecutorTask",
     "Pool",
     "Task",
     "ThreadTask",
@@ -33,7 +35,9 @@ __all__ = [
     "gather",
     "report_progress",
     "run",
+    "run_in",
     "running",
     "shutdown",
     "wait",
+    "wrap",
 ]
