@@ -17,8 +17,6 @@ import pytest
 
 import qtasks
 
-distributed = pytest.importorskip("distributed")
-
 # Dask runs these in its worker threads (processes=False), so a threading gate works.
 DASK_GATE = threading.Event()
 
@@ -57,6 +55,7 @@ def process_pool(gate: Any) -> Iterator[ProcessPoolExecutor]:
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     """A Dask cluster inside this process: two single-threaded workers, no network."""
+    distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -214,18 +213,22 @@ def test_wrap_an_already_done_future(qtasks_run: Any) -> None:
         qtasks_run(qtasks.wrap(cancelled))
 
 
-def test_bad_input_is_named_with_the_fix(qapp: Any, process_pool: Any, dask_client: Any) -> None:
+def test_bad_input_is_named_with_the_fix(qapp: Any, process_pool: Any) -> None:
     """Something that is not an executor or a future raises TypeError naming it and the fix."""
     with pytest.raises(TypeError, match=r"needs a concurrent.futures.Executor, got 'pool'"):
         qtasks.run_in("pool", double, 1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"pass client.get_executor\(\)"):
-        qtasks.run_in(dask_client, double, 1)
     with pytest.raises(TypeError, match=r"needs a callable, got 3"):
         qtasks.run_in(process_pool, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"needs a concurrent.futures.Future or a distributed.Future, got 42"):
         qtasks.wrap(42)
     with pytest.raises(TypeError, match=r"use qtasks.run_in\(executor, fn, ...\)"):
         qtasks.wrap(double)
+
+
+def test_a_dask_client_is_not_an_executor(qapp: Any, dask_client: Any) -> None:
+    """Passing the Dask client itself to run_in shows the two calls that work."""
+    with pytest.raises(TypeError, match=r"pass client.get_executor\(\), or use qtasks.wrap\(client.submit"):
+        qtasks.run_in(dask_client, double, 1)
 
 
 def test_wrap_a_dask_future(qtasks_run: Any, dask_client: Any) -> None:

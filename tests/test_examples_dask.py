@@ -1,0 +1,28 @@
+"""examples/dask_cluster.py runs headless with --smoke and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_dask_cluster_example_smoke() -> None:
+    """The Dask fan-out demo cancels halfway, completes a second run, and exits 0."""
+    pytest.importorskip("distributed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "dask_cluster.py"), "--smoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stderr[-4000:]
+    assert "smoke ok" in done.stdout
