@@ -396,6 +396,7 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     task.cancel()
     assert [] == calls
     task.cancel()
+    gate.opened.set()  # a started gate would hold the only pool thread the probes below need
     qtasks_run(qtasks.run(double, 1))
     assert [(task, threading.get_ident())] == calls
     late: list[object] = []
@@ -403,7 +404,6 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     assert [] == late
     qtasks_run(qtasks.run(double, 1))
     assert [task] == late
-    gate.opened.set()
 
 
 def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
@@ -547,13 +547,16 @@ def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
     qtasks_run(task)
     assert "<ThreadTask double() finished>" == repr(task)
 
+    gate = Gate()
+
     @qtasks.coroutine
     def waiter() -> Any:
-        yield qtasks.gather(qtasks.run(Gate()))
+        yield qtasks.gather(qtasks.run(gate))
 
     handle = waiter()
     assert "waiter() pending, waiting on <GatherTask of 1" in repr(handle)
     handle.cancel()
+    gate.opened.set()  # else a started gate holds the only pool thread for 10 s
 
 
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
