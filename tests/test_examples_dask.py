@@ -1,4 +1,4 @@
-"""examples/dask_cluster.py runs headless with --smoke and exits 0."""
+"""The Dask examples run headless with --smoke and exit 0."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ def test_dask_cluster_example_smoke() -> None:
     )
     assert 0 == done.returncode, done.stderr[-4000:]
     assert "smoke ok" in done.stdout
+
+
+def test_compare_engines_example_smoke() -> None:
+    """The engine comparison runs a small fan-out on threads, processes and Dask, all agreeing."""
+    pytest.importorskip("distributed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "compare_engines.py"), "--smoke"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stderr[-4000:]
+    assert "LocalCluster" in done.stdout
