@@ -21,6 +21,7 @@ has imported `distributed`, so `sys.modules` tells whether to look for one.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import pickle
 import sys
@@ -282,9 +283,12 @@ def _send_dask_cancels(client_id: int) -> None:
     """
     client, futures = _DASK_CANCELS.pop(client_id)
     loop = client.loop
-    if loop is None:
-        return  # the client is closed: nothing runs there any more
-    loop.add_callback(functools.partial(client.cancel, futures, asynchronous=True))
+    if loop is None or client.status in ("closing", "closed"):
+        return  # the client is closed: its futures are cancelled already
+    # Why suppress: the client may close between the check and the call; its
+    # event loop is gone then, and so is the work we meant to cancel.
+    with contextlib.suppress(RuntimeError):
+        loop.add_callback(functools.partial(client.cancel, futures, asynchronous=True))
 
 
 # -- public ----------------------------------------------------------------
