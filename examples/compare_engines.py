@@ -83,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     with distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        n_workers=workers,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
     ) as cluster, distributed.Client(cluster) as client:
         run_until_done(qtasks.wrap(client.submit(burn, 1)), timeout=60)
         times[f"qtasks.wrap(client.submit), LocalCluster ({workers} worker processes)"] = timed(

@@ -136,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         cluster = None
         client = distributed.Client(args.scheduler)
     else:
-        # Loopback only: the workers are processes on this machine.
+        # Loopback only, every port included: the workers are processes on this machine.
         cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
         )
         client = distributed.Client(cluster)
     window = FanOut(client, args.items)

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import pickle
 import sys
+import time
 import weakref
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Callable, Final, TypeVar
@@ -94,8 +95,11 @@ class ExecutorTask(Task[T]):
             # Why: the work may finish at this very moment on the engine's
             # thread; then cancel() returns False, the completion may already
             # be on its way through the bridge, and _deliver() drops it
-            # because the task is cancelled by then.
-            future.cancel()
+            # because the task is cancelled by then. Tracking starts before
+            # cancel() so that the completion's untracking always comes after.
+            _STILL_RUNNING.track(future, self)
+            if future.cancel():
+                _STILL_RUNNING.untrack(future)
         return True
 
     def _deliver(self, value: Any, exc: BaseException | None, cancelled: bool) -> None:
@@ -144,6 +148,9 @@ class _Completion:
         """Read the outcome and post it to the GUI thread. Engine thread; never raises."""
         try:
             if self.abandoned:
+                if self._kind is not DASK:
+                    # A cancelled task may be tracked as still running; that ends now.
+                    self._bridge.post(functools.partial(_STILL_RUNNING.untrack, future))
                 return
             if self._kind is DASK:
                 value, exc, cancelled = _dask_outcome_in_engine(future)
@@ -189,6 +196,44 @@ def _dask_outcome_in_engine(future: Any) -> tuple[Any, BaseException | None, boo
         if future.status == "cancelled":
             return None, None, True
         return None, exc, False
+
+
+class _StillRunning:
+    """Cancelled work that runs on in an executor's thread or process, for shutdown().
+
+    A running `concurrent.futures` call cannot be stopped: its task ends as
+    cancelled at once, but shutdown() waits for the call like it waits for a
+    pool thread, and names it if it outlives the timeout. Dask work is not
+    tracked: the cluster drops it, and it is not this process's to wait for.
+    """
+
+    def __init__(self) -> None:
+        # GUI thread only. Holds the tasks, so the last reference to one is
+        # dropped here, on the GUI thread, when its call ends.
+        self._running: dict[Future[Any], ExecutorTask[Any]] = {}
+
+    def track(self, future: Future[Any], task: ExecutorTask[Any]) -> None:
+        """Remember a cancelled task whose call may still run. GUI thread."""
+        self._running[future] = task
+
+    def untrack(self, future: Future[Any]) -> None:
+        """Forget a call that ended or never ran. GUI thread; idempotent."""
+        self._running.pop(future, None)
+
+    def _drop_queued(self) -> None:
+        """Nothing to do: cancel() already took queued calls back from their executors."""
+
+    def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
+        """Wait until the tracked calls end or the deadline passes; return those still running."""
+        running = [future for future in self._running if not future.done()]
+        if running:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            concurrent.futures.wait(running, timeout=timeout)
+        return [task for future, task in self._running.items() if not future.done()]
+
+
+_STILL_RUNNING: Final = _StillRunning()
+_scheduler.STATE.executors.add(_STILL_RUNNING)
 
 
 # -- pickling errors -------------------------------------------------------

@@ -60,7 +60,8 @@ def dask_client() -> Iterator[Any]:
         n_workers=2,
         threads_per_worker=1,
         processes=False,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
         silence_logs=logging.CRITICAL,
     )
     client = distributed.Client(cluster)
@@ -258,6 +259,26 @@ def test_dask_failure_keeps_its_type_and_traceback(qtasks_run: Any, dask_client:
     assert "fail_remotely" == frames[-1]
 
 
+def test_dask_worker_process_result_and_failure(qtasks_run: Any) -> None:
+    """With a real worker process on 127.0.0.1, results and exceptions cross the process boundary."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,
+    ) as cluster, distributed.Client(cluster) as client:
+        pid, square = qtasks_run(qtasks.wrap(client.submit(helpers.pid_and_square, 7)), timeout=60)
+        assert 49 == square
+        assert os.getpid() != pid
+        with pytest.raises(ValueError, match="remote failure 4") as info:
+            qtasks_run(qtasks.wrap(client.submit(helpers.fail_remotely, 4)), timeout=60)
+    assert "fail_remotely" == info.traceback[-1].name
+
+
 def test_gather_1000_dask_futures_then_cancel_halfway(
     qtasks_run: Any, qtbot: Any, dask_client: Any
 ) -> None:
@@ -286,13 +307,21 @@ def test_gather_1000_dask_futures_completes(qtasks_run: Any, dask_client: Any) -
     assert (1000, 1000) == progress[-1]
 
 
-def test_shutdown_cancels_executor_tasks(qapp: Any, process_pool: Any, gate: Any) -> None:
-    """qtasks.shutdown() cancels run_in tasks like any other."""
+def test_shutdown_cancels_executor_tasks_and_waits_for_running_calls(
+    qtbot: Any, process_pool: Any, gate: Any
+) -> None:
+    """shutdown() cancels run_in work, names a process call that outlives its timeout, and waits for it."""
     gate.clear()
-    task = qtasks.run_in(process_pool, helpers.wait_at_gate, "s")
-    qtasks.shutdown(timeout=0)
+    future = process_pool.submit(helpers.wait_at_gate, "s")
+    task = qtasks.wrap(future)
+    qtbot.waitUntil(future.running, timeout=30_000)
+    with pytest.warns(RuntimeWarning, match=r"1 function\(s\) still running after 0 s: <ExecutorTask future"):
+        still = qtasks.shutdown(timeout=0)
+    assert [task] == still
     assert task.cancelled()
     gate.set()
+    assert [] == qtasks.shutdown(timeout=30)
+    assert "s" == future.result()
 
 
 def test_importing_qtasks_does_not_import_distributed() -> None:
