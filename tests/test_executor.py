@@ -297,6 +297,31 @@ def test_gather_1000_dask_futures_then_cancel_halfway(
     DASK_GATE.set()
 
 
+def test_dask_cancels_are_batched_onto_the_client_loop(
+    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling ten Dask-backed tasks sends one cancel, from Dask's event loop, never the GUI thread."""
+    calls: list[tuple[int, int]] = []
+    original = dask_client.cancel
+
+    def spy(futures: list[Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append((threading.get_ident(), len(futures)))
+        return original(futures, *args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "cancel", spy)
+    DASK_GATE.clear()
+    futures = [dask_client.submit(dask_item, 500 + i, pure=False) for i in range(10)]
+    tasks = [qtasks.wrap(future) for future in futures]
+    for task in tasks:
+        assert task.cancel() is True
+    assert [] == calls
+    qtbot.waitUntil(lambda: all(f.status == "cancelled" for f in futures), timeout=10_000)
+    DASK_GATE.set()
+    [(thread, count)] = calls
+    assert 10 == count
+    assert threading.get_ident() != thread
+
+
 def test_gather_1000_dask_futures_completes(qtasks_run: Any, dask_client: Any) -> None:
     """Without a cancel, a fan-out gives every result in order, the last progress being (1000, 1000)."""
     DASK_GATE.set()
