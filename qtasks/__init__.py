@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
+from ._executor import ExecutorTask, run_in, wrap
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
@@ -24,6 +25,7 @@ __all__ = [
     "FIRST_EXCEPTION",
     "CancelledError",
     "CoroutineTask",
+    "ExecutorTask",
     "Pool",
     "Task",
     "ThreadTask",
@@ -35,6 +37,7 @@ __all__ = [
     "gather",
     "report_progress",
     "run",
+    "run_in",
     "running",
     "shutdown",
     "sleep",
@@ -42,4 +45,5 @@ __all__ = [
     "timeout",
     "wait",
     "wait_signal",
+    "wrap",
 ]
