@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
+from ._map import map
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._scheduler import running, shutdown
 from ._task import Task
@@ -31,6 +32,7 @@ __all__ = [
     "check_cancelled",
     "coroutine",
     "gather",
+    "map",
     "report_progress",
     "run",
     "running",
