@@ -39,7 +39,7 @@ from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
 if TYPE_CHECKING:
     from ._pool import Pool
 
-__all__ = ["MAX_CHUNK", "MapTask", "map"]
+__all__ = ["MAX_CHUNK", "MapTask", "map", "start_map"]
 
 # The most items one chunk may hold with the default window.
 MAX_CHUNK: Final = 4096
@@ -137,29 +137,10 @@ class MapTask(Task[list[Any]]):
         self,
         pool: Pool,
         fn: Callable[[Any], Any],
-        iterable: Iterable[Any],
+        iterator: Iterator[Any],
         window: int | None,
     ) -> None:
-        if not callable(fn):
-            msg = (
-                f"qtasks.map needs a callable taking one item, got {fn!r}: "
-                "pass the function and the iterable, e.g. qtasks.map(load, paths)"
-            )
-            raise TypeError(msg)
-        if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
-            msg = f"qtasks.map(window={window!r}): window must be a whole number >= 1, or None"
-            raise ValueError(msg)
-        try:
-            iterator = iter(iterable)
-        except TypeError:
-            msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
-            raise TypeError(msg) from None
-        if not _scheduler.on_gui_thread():
-            msg = (
-                "qtasks.map was called off the GUI thread; it advances the iterable "
-                "on the GUI thread: call it there, e.g. from a qtasks coroutine"
-            )
-            raise RuntimeError(msg)
+        """Start pulling `iterator`; `start_map` has checked the arguments. GUI thread."""
         super().__init__()
         self._pool = pool
         self._fn: Callable[[Any], Any] | None = fn
@@ -301,6 +282,35 @@ class MapTask(Task[list[Any]]):
 
     def _waiting_text(self) -> str:
         return f", {self._collected} done"
+
+
+def start_map(pool: Pool, fn: Callable[[Any], Any], iterable: Iterable[Any], window: int | None) -> MapTask:
+    """Check the arguments and start a map on `pool`. GUI thread.
+
+    Raises TypeError for a non-callable or a non-iterable, ValueError for a
+    bad window, RuntimeError off the GUI thread.
+    """
+    if not callable(fn):
+        msg = (
+            f"qtasks.map needs a callable taking one item, got {fn!r}: "
+            "pass the function and the iterable, e.g. qtasks.map(load, paths)"
+        )
+        raise TypeError(msg)
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+        msg = f"qtasks.map(window={window!r}): window must be a whole number >= 1, or None"
+        raise ValueError(msg)
+    try:
+        iterator = iter(iterable)
+    except TypeError:
+        msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
+        raise TypeError(msg) from None
+    if not _scheduler.on_gui_thread():
+        msg = (
+            "qtasks.map was called off the GUI thread; it advances the iterable "
+            "on the GUI thread: call it there, e.g. from a qtasks coroutine"
+        )
+        raise RuntimeError(msg)
+    return MapTask(pool, fn, iterator, window)
 
 
 def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:  # noqa: A001 - the public name, like the builtin

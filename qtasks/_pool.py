@@ -262,9 +262,9 @@ class Pool:
         two chunks per thread (see `qtasks.map`). Raises TypeError for a
         non-callable or a non-iterable, ValueError for a bad window.
         """
-        from ._map import MapTask  # noqa: PLC0415 - _map imports this module
+        from ._map import start_map  # noqa: PLC0415 - _map imports this module
 
-        return MapTask(self, fn, iterable, window)
+        return start_map(self, fn, iterable, window)
 
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
