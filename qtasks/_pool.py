@@ -305,23 +305,33 @@ class Pool:
         assert bridge is not None
         lock = self._lock
         executing = self._executing
+        with lock:
+            item = self._next_locked()
+            if item is None:
+                self._starts -= 1
+                return
+            executing[item] = None
         while True:
-            with lock:
-                item = self._next_locked()
-                if item is None:
-                    self._starts -= 1
-                    return
-                executing[item] = None
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
+            # One lock section ends this item and claims the next, so that
+            # after the hand-over below a worker with nothing left to do
+            # returns at once instead of competing with the GUI thread for
+            # the GIL while that thread handles the result.
             with lock:
                 item._phase = RAN
                 del executing[item]
+                item = self._next_locked()
+                if item is None:
+                    self._starts -= 1
+                else:
+                    executing[item] = None
                 if not executing:
                     self._idle.notify_all()
-            del item
             # The box holds this thread's only reference; transfer() moves it.
             bridge.transfer(box)
+            if item is None:
+                return
 
     def shutdown(self, timeout: float | None = None) -> list[Task[Any]]:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
