@@ -207,6 +207,9 @@ class MapTask(Task[list[Any]]):
             # Each map is its own lane, so it takes turns with everything else.
             pool._submit(chunk, self)
         if self._exhausted and not self._in_flight and self._state is PENDING:
+            if self._progress_listeners:
+                # The end may be found only now, by a pull that got nothing.
+                self._set_progress((self._collected, self._pulled))
             self._finish(FINISHED, self._results)
 
     def _chunk_done(self, chunk: _Chunk) -> None:

@@ -203,6 +203,16 @@ def test_progress_reports_finished_and_total(qtasks_run: Any) -> None:
     assert all(total is None or total == 500 for _, total in values)
 
 
+def test_last_progress_names_the_total_when_the_end_is_found_late(qtasks_run: Any) -> None:
+    """When the last chunk fills its window exactly, the final progress still says (n, n)."""
+    values: list[tuple[int, int | None]] = []
+    task = qtasks.map(double, iter(range(8)), window=1)
+    task.on_progress(values.append)
+    qtasks_run(task)
+    _scheduler.bridge().run_pending()
+    assert (8, 8) == values[-1]
+
+
 def test_a_single_run_is_not_starved_by_a_big_map(qtasks_run: Any) -> None:
     """A run() from another coroutine starts after at most a few map items, not after the map."""
     pool = qtasks.Pool(max_threads=1)
