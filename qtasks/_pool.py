@@ -145,6 +145,13 @@ class ThreadTask(Task[T]):
 
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
+        bridge = self._pool._bridge
+        if bridge is None:
+            self._deliver_outcome()
+        else:
+            bridge.deliver_in_drain(self._deliver_outcome)
+
+    def _deliver_outcome(self) -> None:
         value, exc = self._w_value, self._w_exc
         self._w_value = self._w_exc = None
         self._fn = self._args = self._kwargs = None
