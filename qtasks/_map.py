@@ -29,15 +29,24 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Iterator
+from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
 from . import _pool, _scheduler
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
 
-if TYPE_CHECKING:
-    from ._pool import Pool
+
+class Lanes(Protocol):
+    """What a map needs from its pool: a `Pool`, or `_RunLanes` over any other."""
+
+    _lock: threading.Lock
+
+    @property
+    def max_threads(self) -> int: ...
+
+    def _submit(self, item: _pool.LaneItem, key: object = ...) -> None: ...
 
 __all__ = ["MAX_CHUNK", "MapTask", "map", "start_map"]
 
@@ -61,6 +70,7 @@ class _Chunk:
         "_elapsed",
         "_exc",
         "_fn",
+        "_handle",
         "_items",
         "_map",
         "_phase",
@@ -81,6 +91,8 @@ class _Chunk:
         self._results: list[Any] | None = None
         self._exc: BaseException | None = None
         self._elapsed = 0.0
+        # The task running this chunk when its pool is not a Pool (_RunLanes).
+        self._handle: Task[Any] | None = None
 
     def _execute_in_worker(self) -> None:
         """Run the function over the chunk's items. Worker thread; never raises.
@@ -135,7 +147,7 @@ class MapTask(Task[list[Any]]):
 
     def __init__(
         self,
-        pool: Pool,
+        pool: Lanes,
         fn: Callable[[Any], Any],
         iterator: Iterator[Any],
         window: int | None,
@@ -272,6 +284,9 @@ class MapTask(Task[list[Any]]):
                     # Why: the chunk may have finished already, its delivery
                     # still in the bridge; _chunk_done() drops it.
                     chunk._cancel_requested = True
+        for chunk in chunks:
+            if chunk._handle is not None:
+                chunk._handle.cancel()
 
     def _released(self) -> None:
         self._fn = None
@@ -287,7 +302,7 @@ class MapTask(Task[list[Any]]):
         return f", {self._collected} done"
 
 
-def start_map(pool: Pool, fn: Callable[[Any], Any], iterable: Iterable[Any], window: int | None) -> MapTask:
+def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], window: int | None) -> MapTask:
     """Check the arguments and start a map on `pool`. GUI thread.
 
     Raises TypeError for a non-callable or a non-iterable, ValueError for a
@@ -330,11 +345,39 @@ def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None
     pool = _pool.default_pool()
     if isinstance(pool, _pool.Pool):
         return pool.map(fn, iterable, window=window)
-    pool_map = getattr(pool, "map", None)
-    if pool_map is None:
-        msg = (
-            f"qtasks.map: the default pool {pool!r} has no map(); give it one, "
-            "or use qtasks.Pool(...).map(fn, iterable)"
-        )
-        raise TypeError(msg)
-    return pool_map(fn, iterable, window=window)  # type: ignore[no-any-return]
+    return start_map(_RunLanes(pool), fn, iterable, window)
+
+
+def _run_chunk_in_worker(lanes: _RunLanes, chunk: _Chunk) -> None:
+    """Run a chunk unless its map dropped it. Worker thread (or a testing pool)."""
+    with lanes._lock:
+        if chunk._phase is not _pool.QUEUED:
+            return
+        chunk._phase = _pool.RUNNING
+    chunk._execute_in_worker()
+    with lanes._lock:
+        chunk._phase = _pool.RAN
+
+
+class _RunLanes:
+    """Run map chunks through the `run()` of any pool, one task per chunk.
+
+    For a default pool that is not a `Pool` (a testing pool, say): each chunk
+    becomes one task of that pool, and the map cancels those tasks with it.
+    GUI thread.
+    """
+
+    def __init__(self, submitter: _pool.Submitter) -> None:
+        self._submitter = submitter
+        self._lock = threading.Lock()
+
+    @property
+    def max_threads(self) -> int:
+        threads = getattr(self._submitter, "max_threads", 1)
+        return threads if isinstance(threads, int) and threads >= 1 else 1
+
+    def _submit(self, item: _pool.LaneItem, key: object = None) -> None:
+        assert isinstance(item, _Chunk)
+        handle = self._submitter.run(_run_chunk_in_worker, self, item)
+        item._handle = handle
+        handle.add_done_callback(lambda _handle: item._deliver())

@@ -12,6 +12,7 @@ import pytest
 import qtasks
 from qtasks import _scheduler
 from qtasks._map import MapTask
+from qtasks._pool import set_default_pool
 
 
 def double(x: int) -> int:
@@ -247,3 +248,35 @@ def test_repr_names_the_function_and_progress(qtasks_run: Any) -> None:
     task = qtasks.map(double, range(3))
     qtasks_run(task)
     assert "<MapTask double() over 3 item(s) finished>" == repr(task)
+
+
+class CountingPool:
+    """A pool that is not a qtasks.Pool: it counts run() calls and hands them to one."""
+
+    def __init__(self) -> None:
+        self.inner = qtasks.Pool(max_threads=2)
+        self.max_threads = 2
+        self.runs = 0
+
+    def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.runs += 1
+        return self.inner.run(fn, *args, **kwargs)
+
+
+def test_map_works_over_a_default_pool_that_only_has_run(qtasks_run: Any) -> None:
+    """qtasks.map runs its chunks through run() when the default pool is not a qtasks.Pool."""
+    pool = CountingPool()
+    previous = set_default_pool(pool)
+    try:
+        task = qtasks.map(double, range(5000))
+        assert [2 * i for i in range(5000)] == qtasks_run(task, timeout=30)
+        gates = Gates()
+        endless = qtasks.map(gates, itertools.count(), window=1)
+        assert gates.entered.acquire(timeout=10)
+        endless.cancel()
+        gates.open_all()
+        qtasks_run(pool.inner.run(double, 0))
+    finally:
+        set_default_pool(previous)
+    assert 0 < pool.runs < 5000 + 2
+    assert [0] == gates.log
