@@ -204,6 +204,8 @@ class MapTask(Task[list[Any]]):
             except BaseException as exc:  # noqa: BLE001 - the iterable's own failure ends the map
                 self._fail(exc)
                 return
+            if self._state is not PENDING:
+                return  # the iterable cancelled or failed the map while we pulled
             if items:
                 self._pull_per_item = (time.perf_counter() - began) / len(items)
             if len(items) < size:

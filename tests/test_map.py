@@ -280,3 +280,27 @@ def test_map_works_over_a_default_pool_that_only_has_run(qtasks_run: Any) -> Non
         set_default_pool(previous)
     assert 0 < pool.runs < 5000 + 2
     assert [0] == gates.log
+
+
+def test_an_iterable_that_cancels_its_map_submits_nothing_more(qtasks_run: Any) -> None:
+    """A generator that cancels its map while being pulled gets no chunk submitted for that pull."""
+    holder: list[MapTask] = []
+    ran: list[int] = []
+
+    def record(x: int) -> int:
+        ran.append(x)
+        return x
+
+    def source() -> Iterator[int]:
+        yield 0
+        yield 1
+        holder[0].cancel()
+        yield 2
+
+    pool = qtasks.Pool(max_threads=1)
+    task = pool.map(record, source(), window=2)
+    holder.append(task)
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(task)
+    qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
+    assert 2 not in ran
