@@ -37,18 +37,7 @@ from . import _pool, _scheduler
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
 
-
-class Lanes(Protocol):
-    """What a map needs from its pool: a `Pool`, or `_RunLanes` over any other."""
-
-    _lock: threading.Lock
-
-    @property
-    def max_threads(self) -> int: ...
-
-    def _submit(self, item: _pool.LaneItem, key: object = ...) -> None: ...
-
-__all__ = ["MAX_CHUNK", "MapTask", "map", "start_map"]
+__all__ = ["MAX_CHUNK", "Lanes", "MapTask", "map", "start_map"]
 
 # The most items one chunk may hold with the default window.
 MAX_CHUNK: Final = 4096
@@ -59,6 +48,17 @@ PULL_BUDGET_S: Final = 0.001
 # How fast the chunk size may grow from one measurement to the next: a fast
 # first item must not make the next chunk a thousand slow ones.
 GROWTH: Final = 4
+
+
+class Lanes(Protocol):
+    """What a map needs from its pool: a `Pool`, or `_RunLanes` over any other."""
+
+    _lock: threading.Lock
+
+    @property
+    def max_threads(self) -> int: ...
+
+    def _submit(self, item: _pool.LaneItem, key: object = ...) -> None: ...
 
 
 class _Chunk:
