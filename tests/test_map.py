@@ -304,3 +304,25 @@ def test_an_iterable_that_cancels_its_map_submits_nothing_more(qtasks_run: Any) 
         qtasks_run(task)
     qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
     assert 2 not in ran
+
+
+def test_a_single_run_is_not_starved_by_a_big_gather(qtasks_run: Any) -> None:
+    """A run() from another coroutine starts after at most a few items of a 10**4-task gather."""
+    pool = qtasks.Pool(max_threads=1)
+    gates = Gates()
+
+    @qtasks.coroutine
+    def fan_out() -> Any:
+        return (yield qtasks.gather(*[pool.run(gates, i) for i in range(10_000)]))
+
+    @qtasks.coroutine
+    def other() -> Any:
+        return (yield pool.run(gates, "single"))
+
+    big = fan_out()
+    assert gates.entered.acquire(timeout=10)
+    single = other()
+    gates.open_all()
+    assert "single" == qtasks_run(single, timeout=30)
+    big.cancel()
+    assert gates.log.index("single") <= 2
