@@ -11,6 +11,7 @@ from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gathe
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
+from ._map import map
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
@@ -35,6 +36,7 @@ __all__ = [
     "check_cancelled",
     "coroutine",
     "gather",
+    "map",
     "report_progress",
     "run",
     "run_in",

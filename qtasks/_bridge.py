@@ -53,6 +53,14 @@ class Bridge(QObject):
         # Invariant: while _wake_pending is True, a drain is queued on the GUI
         # thread, and everything appended before it will be run by that drain.
         self._wake_pending = False
+        # True while _drain runs its loop (GUI thread only).
+        self._draining = False
+        # True only while the running drain delivers a finished task (see
+        # deliver_in_drain): the done callbacks that delivery posts ride on
+        # that drain instead of queueing another wake-up. Any post made
+        # meanwhile, from any thread, is run by the loop or caught by the
+        # check at its end.
+        self._in_delivery = False
         self._wake.connect(self._drain, Qt.QueuedConnection)  # type: ignore[call-arg]
 
     def post(self, fn: Callable[[], object]) -> None:
@@ -61,9 +69,24 @@ class Bridge(QObject):
         Any thread. Exceptions raised by `fn` go to `sys.excepthook`.
         """
         self._queue.append(fn)
-        if not self._wake_pending:
+        if not self._wake_pending and not self._in_delivery:
             self._wake_pending = True
             self._wake.emit()
+
+    def deliver_in_drain(self, finish: Callable[[], object]) -> None:
+        """Call `finish()`, a task's own delivery that runs no user code. GUI thread.
+
+        Inside a drain, the posts it makes need no wake-up of their own: the
+        drain's loop runs them. Outside one, it is a plain call.
+        """
+        if not self._draining:
+            finish()
+            return
+        self._in_delivery = True
+        try:
+            finish()
+        finally:
+            self._in_delivery = False
 
     def transfer(self, box: list[Callable[[], object]]) -> None:
         """Post the one callable in `box`, taking the caller's only reference.
@@ -99,21 +122,28 @@ class Bridge(QObject):
 
     def _drain(self) -> None:
         """Run queued calls for at most one budget, then yield to Qt. GUI thread."""
+        outer = self._draining
         try:
             self._wake_pending = False
             queue = self._queue
             deadline = time.perf_counter() + DRAIN_BUDGET_S
             count = 0
-            while queue:
-                fn = queue.popleft()
-                try:
-                    fn()
-                except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
-                    report(exc)
-                del fn
-                count += 1
-                if count & 31 == 0 and time.perf_counter() > deadline:
-                    break
+            self._draining = True
+            try:
+                while queue:
+                    fn = queue.popleft()
+                    try:
+                        fn()
+                    except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+                        report(exc)
+                    del fn
+                    count += 1
+                    if count & 31 == 0 and time.perf_counter() > deadline:
+                        break
+            finally:
+                self._draining = outer
+            # Why: posts made during a delivery did not wake us; if the budget
+            # ran out with them still queued, this wakes up once for them.
             if queue and not self._wake_pending:
                 # Over budget: let Qt paint and handle input, then go on.
                 self._wake_pending = True

@@ -7,9 +7,13 @@ So the QThreadPool's queue stays short (other code sharing the global pool is
 not stuck behind ten thousand of ours), one round trip through Qt serves many
 items, and queued work can be cancelled cheaply.
 
-The queue is split into lanes, one per submitting coroutine, served round
-robin: a fan-out of 10^5 items does not starve another coroutine's single
-`run()`.
+The queue is split into lanes, one per submitting coroutine (and one per
+`map`), served round robin: a fan-out of 10^5 items does not starve another
+coroutine's single `run()`.
+
+A lane item is anything with a `_phase` guarded by the pool's lock, an
+`_execute_in_worker()` that never raises and a `_deliver()` for the GUI
+thread: a `ThreadTask`, or a chunk of a `map` (see `_map.py`).
 
 Thread boundary: methods named `*_in_worker` and `_work_in_worker` run on pool
 threads and touch only the lock-guarded fields below and the bridge.
@@ -20,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any, Callable, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Protocol, TypeVar
 
 from PyQt5.QtCore import QRunnable, QThreadPool
 from typing_extensions import ParamSpec
@@ -29,6 +33,9 @@ from . import _scheduler
 from ._bridge import Bridge, report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+
+if TYPE_CHECKING:
+    from ._map import MapTask
 
 __all__ = [
     "Pool",
@@ -51,6 +58,18 @@ RAN: Final = "ran"  # function returned; completion on its way to the GUI thread
 DROPPED: Final = "dropped"  # cancelled while queued: never runs
 
 _LOCAL = threading.local()
+# _submit()'s default lane: the coroutine being stepped (or None).
+_CURRENT: Final = object()
+
+
+class LaneItem(Protocol):
+    """What a worker loop runs: a ThreadTask or a map chunk."""
+
+    _phase: str
+
+    def _execute_in_worker(self) -> None: ...
+
+    def _deliver(self) -> None: ...
 
 
 def _callable_name(fn: object) -> str:
@@ -126,6 +145,13 @@ class ThreadTask(Task[T]):
 
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
+        bridge = self._pool._bridge
+        if bridge is None:
+            self._deliver_outcome()
+        else:
+            bridge.deliver_in_drain(self._deliver_outcome)
+
+    def _deliver_outcome(self) -> None:
         value, exc = self._w_value, self._w_exc
         self._w_value = self._w_exc = None
         self._fn = self._args = self._kwargs = None
@@ -199,11 +225,11 @@ class Pool:
         # Guarded by _lock:
         # Invariant: every QUEUED item is in exactly one lane; lanes may also
         # hold DROPPED items, which workers skip.
-        self._lanes: OrderedDict[object, deque[ThreadTask[Any]]] = OrderedDict()
+        self._lanes: OrderedDict[object, deque[LaneItem]] = OrderedDict()
         # Invariant: _starts counts the runner's starts queued in or running
         # on the QThreadPool; a worker loop only exits with the lanes empty.
         self._starts = 0
-        self._executing: dict[ThreadTask[Any], None] = {}
+        self._executing: dict[LaneItem, None] = {}
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _scheduler.STATE.executors.add(self)
@@ -233,10 +259,26 @@ class Pool:
         self._submit(task)
         return task
 
-    def _submit(self, item: ThreadTask[Any]) -> None:
+    def map(
+        self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None
+    ) -> MapTask:
+        """Run `fn` over `iterable` on this pool; the task's result lists them in input order.
+
+        GUI thread (the iterable is advanced there, lazily). At most `window`
+        items are pulled whose results are not yet collected; the default is
+        two chunks per thread (see `qtasks.map`). Raises TypeError for a
+        non-callable or a non-iterable, ValueError for a bad window.
+        """
+        from ._map import start_map  # noqa: PLC0415 - _map imports this module
+
+        return start_map(self, fn, iterable, window)
+
+    def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
+        """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
         if self._bridge is None:
             self._bridge = _scheduler.bridge()
-        key = _scheduler.STATE.current
+        if key is _CURRENT:
+            key = _scheduler.STATE.current
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
@@ -248,7 +290,7 @@ class Pool:
         if start:
             self._qpool.start(self._runner)
 
-    def _next_locked(self) -> ThreadTask[Any] | None:
+    def _next_locked(self) -> LaneItem | None:
         """Claim the next item, round robin over the lanes. Caller holds _lock."""
         lanes = self._lanes
         while lanes:
@@ -270,23 +312,33 @@ class Pool:
         assert bridge is not None
         lock = self._lock
         executing = self._executing
+        with lock:
+            item = self._next_locked()
+            if item is None:
+                self._starts -= 1
+                return
+            executing[item] = None
         while True:
-            with lock:
-                item = self._next_locked()
-                if item is None:
-                    self._starts -= 1
-                    return
-                executing[item] = None
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
+            # One lock section ends this item and claims the next, so that
+            # after the hand-over below a worker with nothing left to do
+            # returns at once instead of competing with the GUI thread for
+            # the GIL while that thread handles the result.
             with lock:
                 item._phase = RAN
                 del executing[item]
+                item = self._next_locked()
+                if item is None:
+                    self._starts -= 1
+                else:
+                    executing[item] = None
                 if not executing:
                     self._idle.notify_all()
-            del item
             # The box holds this thread's only reference; transfer() moves it.
             bridge.transfer(box)
+            if item is None:
+                return
 
     def shutdown(self, timeout: float | None = None) -> list[Task[Any]]:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
@@ -295,7 +347,8 @@ class Pool:
         functions still run when the wait ends.
         """
         for task in list(_scheduler.STATE.live):
-            if isinstance(task, ThreadTask) and task._pool is self:
+            # ThreadTasks and maps of this pool.
+            if getattr(task, "_pool", None) is self:
                 task.cancel()
         self._drop_queued()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -320,7 +373,13 @@ class Pool:
                 if remaining is not None and remaining <= 0:
                     break
                 self._idle.wait(remaining)
-            return list(self._executing)
+            # A map chunk is named by its map, once.
+            owners: dict[Task[Any], None] = {}
+            for item in self._executing:
+                owner = item if isinstance(item, Task) else getattr(item, "_map", None)
+                if isinstance(owner, Task):
+                    owners[owner] = None
+            return list(owners)
 
     def __repr__(self) -> str:
         return f"<qtasks.Pool max_threads={self.max_threads}>"

@@ -1,0 +1,385 @@
+"""map: one function over a long or endless iterable, lazily, in chunks.
+
+A `MapTask` lives on the GUI thread. It pulls items from the iterable there
+(the iterable may be a generator touching GUI objects), groups them into
+chunks, and hands each chunk to its pool as one lane item: a worker runs the
+whole chunk in one go and hands it back through the bridge, where the chunk's
+results are stored in input order and the next chunk is pulled.
+
+Window. When the caller gives `window`, it counts items: at most `window`
+items are pulled whose results are not yet collected, and a chunk holds at
+most `window // (2 * threads)` items (at least one), so every thread can have
+a chunk running and one queued. The default window is two chunks per thread:
+for items that take a millisecond or more a chunk is one item, which makes it
+twice the thread count in items, as the contract says; for shorter items a
+chunk grows to about a millisecond of work (at most `MAX_CHUNK` items), so a
+no-op function is not drowned in per-item overhead.
+
+Chunk size adapts from the time the workers measured per item, and is also
+kept small enough that pulling one chunk from the iterable costs the GUI thread
+about a millisecond at most.
+
+Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
+only the chunk's own fields (its items, results and measured time); the pool's
+lock guards `_phase`, and the worker hands the chunk back with
+`bridge.transfer`. Everything else here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import threading
+import time
+from typing import Any, Callable, Final, Iterable, Iterator, Protocol
+
+from . import _pool, _scheduler
+from ._errors import CancelledError
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+
+__all__ = ["MAX_CHUNK", "Lanes", "MapTask", "map", "start_map"]
+
+# The most items one chunk may hold with the default window.
+MAX_CHUNK: Final = 4096
+# How much work a chunk aims at, in seconds of worker time.
+CHUNK_TARGET_S: Final = 0.001
+# How long pulling one chunk from the iterable may take on the GUI thread.
+PULL_BUDGET_S: Final = 0.001
+# How fast the chunk size may grow from one measurement to the next: a fast
+# first item must not make the next chunk a thousand slow ones.
+GROWTH: Final = 4
+
+
+class Lanes(Protocol):
+    """What a map needs from its pool: a `Pool`, or `_RunLanes` over any other."""
+
+    _lock: threading.Lock
+
+    @property
+    def max_threads(self) -> int: ...
+
+    def _submit(self, item: _pool.LaneItem, key: object = ...) -> None: ...
+
+
+class _Chunk:
+    """Consecutive items of one map, run by one worker in one go."""
+
+    __slots__ = (
+        "_cancel_requested",
+        "_count",
+        "_elapsed",
+        "_exc",
+        "_fn",
+        "_handle",
+        "_items",
+        "_map",
+        "_phase",
+        "_results",
+        "_start",
+    )
+
+    def __init__(self, owner: MapTask, fn: Callable[[Any], Any], start: int, items: list[Any]) -> None:
+        self._map = owner
+        self._fn = fn
+        self._start = start
+        self._items = items
+        self._count = len(items)
+        # Guarded by the pool's lock: QUEUED -> RUNNING -> RAN, or QUEUED -> DROPPED.
+        self._phase: str = _pool.QUEUED
+        # Read by check_cancelled() on the worker; written once on the GUI thread.
+        self._cancel_requested = False
+        self._results: list[Any] | None = None
+        self._exc: BaseException | None = None
+        self._elapsed = 0.0
+        # The task running this chunk when its pool is not a Pool (_RunLanes).
+        self._handle: Task[Any] | None = None
+
+    def _execute_in_worker(self) -> None:
+        """Run the function over the chunk's items. Worker thread; never raises.
+
+        The first exception stops the chunk. A cancel arriving while the
+        chunk runs is seen by the function through `qtasks.check_cancelled()`;
+        otherwise the chunk (about a millisecond of work) runs to its end and
+        its results are dropped.
+        """
+        previous = getattr(_pool._LOCAL, "task", None)
+        _pool._LOCAL.task = self
+        begin = time.perf_counter()
+        try:
+            self._results = list(builtins.map(self._fn, self._items))
+        except BaseException as exc:  # noqa: BLE001 - delivered to the map's awaiter
+            self._exc = exc
+        finally:
+            self._elapsed = time.perf_counter() - begin
+            _pool._LOCAL.task = previous
+
+    def _deliver(self) -> None:
+        """Hand the chunk's outcome to its map. GUI thread."""
+        self._map._chunk_done(self)
+
+    def _set_progress(self, value: object) -> None:
+        """Ignore per-item progress: a map reports (finished, total) itself. Any thread."""
+
+    def __repr__(self) -> str:
+        return f"<chunk of {self._count} item(s) at {self._start} of {self._map!r}>"
+
+
+class MapTask(Task[list[Any]]):
+    """The results of one function over an iterable, in input order."""
+
+    __slots__ = (
+        "_chunk_cap",
+        "_chunk_size",
+        "_collected",
+        "_exhausted",
+        "_fn",
+        "_in_flight",
+        "_in_flight_items",
+        "_item_limit",
+        "_iterator",
+        "_max_chunks",
+        "_name",
+        "_pool",
+        "_pull_per_item",
+        "_pulled",
+        "_results",
+    )
+
+    def __init__(
+        self,
+        pool: Lanes,
+        fn: Callable[[Any], Any],
+        iterator: Iterator[Any],
+        window: int | None,
+    ) -> None:
+        """Start pulling `iterator`; `start_map` has checked the arguments. GUI thread."""
+        super().__init__()
+        self._pool = pool
+        self._fn: Callable[[Any], Any] | None = fn
+        self._name = _pool._callable_name(fn)
+        self._iterator: Iterator[Any] | None = iterator
+        threads = pool.max_threads
+        if window is None:
+            self._item_limit = -1  # no item limit: two chunks per thread
+            self._max_chunks = 2 * threads
+            self._chunk_cap = MAX_CHUNK
+        else:
+            self._item_limit = window
+            self._max_chunks = window
+            self._chunk_cap = max(1, window // (2 * threads))
+        # The first chunks hold one item each: nothing is measured yet.
+        self._chunk_size = 1
+        self._pull_per_item = 0.0
+        # Invariant: _results has one slot per item pulled; the slots of the
+        # chunks in _in_flight are None until those chunks are delivered.
+        self._results: list[Any] = []
+        self._pulled = 0
+        self._collected = 0
+        self._in_flight: dict[_Chunk, None] = {}
+        self._in_flight_items = 0
+        self._exhausted = False
+        self._refill()
+
+    # -- GUI thread ---------------------------------------------------------
+
+    def _refill(self) -> None:
+        """Pull and submit chunks until the window is full or the iterable ends."""
+        pool = self._pool
+        fn = self._fn
+        iterator = self._iterator
+        while (
+            iterator is not None
+            and fn is not None
+            and self._state is PENDING
+            and not self._exhausted
+            and len(self._in_flight) < self._max_chunks
+            and (self._item_limit < 0 or self._in_flight_items < self._item_limit)
+        ):
+            size = self._chunk_size
+            if self._item_limit >= 0:
+                size = min(size, self._item_limit - self._in_flight_items)
+            began = time.perf_counter()
+            try:
+                items = list(itertools.islice(iterator, size))
+            except BaseException as exc:  # noqa: BLE001 - the iterable's own failure ends the map
+                self._fail(exc)
+                return
+            if self._state is not PENDING:
+                return  # the iterable cancelled or failed the map while we pulled
+            if items:
+                self._pull_per_item = (time.perf_counter() - began) / len(items)
+            if len(items) < size:
+                self._exhausted = True
+                self._iterator = None
+            if not items:
+                break
+            chunk = _Chunk(self, fn, self._pulled, items)
+            self._pulled += len(items)
+            self._results.extend(itertools.repeat(None, len(items)))
+            self._in_flight[chunk] = None
+            self._in_flight_items += len(items)
+            # Each map is its own lane, so it takes turns with everything else.
+            pool._submit(chunk, self)
+        if self._exhausted and not self._in_flight and self._state is PENDING:
+            if self._progress_listeners:
+                # The end may be found only now, by a pull that got nothing.
+                self._set_progress((self._collected, self._pulled))
+            self._finish(FINISHED, self._results)
+
+    def _chunk_done(self, chunk: _Chunk) -> None:
+        """Store a delivered chunk's results, adapt the chunk size, pull more."""
+        results, exc = chunk._results, chunk._exc
+        chunk._results = chunk._exc = None
+        chunk._items = []
+        if self._state is not PENDING:
+            return  # the map ended while the chunk ran: its outcome is dropped
+        del self._in_flight[chunk]
+        self._in_flight_items -= chunk._count
+        if exc is not None:
+            if isinstance(exc, CancelledError):
+                self.cancel()
+            else:
+                self._fail(exc)
+            return
+        assert results is not None
+        start = chunk._start
+        self._results[start : start + len(results)] = results
+        self._collected += len(results)
+        self._adapt(chunk._elapsed, len(results))
+        if self._progress_listeners:
+            total = self._pulled if self._exhausted else None
+            self._set_progress((self._collected, total))
+        self._refill()
+
+    def _adapt(self, elapsed: float, count: int) -> None:
+        """Size the next chunks to about CHUNK_TARGET_S of worker time."""
+        per_item = elapsed / count if count else CHUNK_TARGET_S
+        wanted = int(CHUNK_TARGET_S / per_item) if per_item > 0 else self._chunk_cap
+        if self._pull_per_item > 0:
+            wanted = min(wanted, int(PULL_BUDGET_S / self._pull_per_item))
+        self._chunk_size = max(1, min(wanted, self._chunk_size * GROWTH, self._chunk_cap))
+
+    def _fail(self, exc: BaseException) -> None:
+        """Fail the map with `exc` and stop everything still in flight."""
+        in_flight = list(self._in_flight)
+        if self._finish(FAILED, exc=exc):
+            self._stop_chunks(in_flight)
+
+    def cancel(self) -> bool:
+        """Stop the map: queued chunks never run; running ones see their cancel flag.
+
+        GUI thread. The map ends as cancelled at once and pulls nothing more.
+        Returns False if it is done already.
+        """
+        in_flight = list(self._in_flight)
+        if not self._finish(CANCELLED):
+            return False
+        self._stop_chunks(in_flight)
+        return True
+
+    def _stop_chunks(self, chunks: list[_Chunk]) -> None:
+        with self._pool._lock:
+            for chunk in chunks:
+                if chunk._phase is _pool.QUEUED:
+                    chunk._phase = _pool.DROPPED
+                else:
+                    # Why: the chunk may have finished already, its delivery
+                    # still in the bridge; _chunk_done() drops it.
+                    chunk._cancel_requested = True
+        for chunk in chunks:
+            if chunk._handle is not None:
+                chunk._handle.cancel()
+
+    def _released(self) -> None:
+        self._fn = None
+        self._iterator = None
+        self._in_flight = {}
+        if self._state is not FINISHED:
+            self._results = []
+
+    def _describe(self) -> str:
+        return f"{self._name}() over {self._pulled} item(s)"
+
+    def _waiting_text(self) -> str:
+        return f", {self._collected} done"
+
+
+def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], window: int | None) -> MapTask:
+    """Check the arguments and start a map on `pool`. GUI thread.
+
+    Raises TypeError for a non-callable or a non-iterable, ValueError for a
+    bad window, RuntimeError off the GUI thread.
+    """
+    if not callable(fn):
+        msg = (
+            f"qtasks.map needs a callable taking one item, got {fn!r}: "
+            "pass the function and the iterable, e.g. qtasks.map(load, paths)"
+        )
+        raise TypeError(msg)
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+        msg = f"qtasks.map(window={window!r}): window must be a whole number >= 1, or None"
+        raise ValueError(msg)
+    try:
+        iterator = iter(iterable)
+    except TypeError:
+        msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
+        raise TypeError(msg) from None
+    if not _scheduler.on_gui_thread():
+        msg = (
+            "qtasks.map was called off the GUI thread; it advances the iterable "
+            "on the GUI thread: call it there, e.g. from a qtasks coroutine"
+        )
+        raise RuntimeError(msg)
+    return MapTask(pool, fn, iterator, window)
+
+
+def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:  # noqa: A001 - the public name, like the builtin
+    """Run `fn` over `iterable` on the shared pool; the task's result lists them in input order.
+
+    GUI thread: the iterable is advanced there, lazily, so it may be endless or
+    touch GUI objects. At most `window` items are pulled whose results are not
+    yet collected (default: two chunks per thread, a chunk being one item when
+    items take a millisecond or more, and up to about a millisecond of work
+    otherwise). The first failure fails the map with the worker's own
+    exception; cancelling it drops the queued chunks. Progress listeners get
+    `(finished, total)`, total being None until the iterable is exhausted.
+    """
+    pool = _pool.default_pool()
+    if isinstance(pool, _pool.Pool):
+        return pool.map(fn, iterable, window=window)
+    return start_map(_RunLanes(pool), fn, iterable, window)
+
+
+def _run_chunk_in_worker(lanes: _RunLanes, chunk: _Chunk) -> None:
+    """Run a chunk unless its map dropped it. Worker thread (or a testing pool)."""
+    with lanes._lock:
+        if chunk._phase is not _pool.QUEUED:
+            return
+        chunk._phase = _pool.RUNNING
+    chunk._execute_in_worker()
+    with lanes._lock:
+        chunk._phase = _pool.RAN
+
+
+class _RunLanes:
+    """Run map chunks through the `run()` of any pool, one task per chunk.
+
+    For a default pool that is not a `Pool` (a testing pool, say): each chunk
+    becomes one task of that pool, and the map cancels those tasks with it.
+    GUI thread.
+    """
+
+    def __init__(self, submitter: _pool.Submitter) -> None:
+        self._submitter = submitter
+        self._lock = threading.Lock()
+
+    @property
+    def max_threads(self) -> int:
+        threads = getattr(self._submitter, "max_threads", 1)
+        return threads if isinstance(threads, int) and threads >= 1 else 1
+
+    def _submit(self, item: _pool.LaneItem, key: object = None) -> None:
+        assert isinstance(item, _Chunk)
+        handle = self._submitter.run(_run_chunk_in_worker, self, item)
+        item._handle = handle
+        handle.add_done_callback(lambda _handle: item._deliver())

@@ -1,0 +1,526 @@
+"""Measure qtasks against the bare Qt floor and other libraries: `python -m qtasks.bench`.
+
+Every row does the same job: run a no-op function `n` times off the GUI
+thread and bring each result back to the GUI thread. For each row the table
+gives tasks per second (median over the rounds), that rate as a ratio to the
+floor measured in the same run (parallel rows against `floor`, one-at-a-time
+rows against `floor-seq`), the worst GUI stall (the longest gap between two
+ticks of a 1 ms QTimer on the GUI thread while the row ran; median over the
+rounds) and the peak Python memory per task (tracemalloc, one extra untimed
+run per row; Qt's C++ allocations are not seen by tracemalloc).
+
+Rows:
+  gather       qtasks.gather over n qtasks.run() calls, from a coroutine
+  sequential   one coroutine awaiting qtasks.run() n times
+  map          qtasks.map over 10*n items
+  floor        one QRunnable + one queued signal per task (the bare minimum)
+  floor-seq    the same, one task at a time
+  qthread      one QThread per task (the seed design; n/10 tasks)
+  qasync       loop.run_in_executor with qasync's QThreadExecutor (if installed)
+  qt-async-threads  QtAsyncRunner.run_parallel (if installed)
+  superqt      superqt.utils.create_worker per task (if installed)
+  fairness     latency of one run() submitted during a map of 10**5 busy items,
+               in item lengths (printed under the table)
+
+Rounds are interleaved (every row once per round) so that drift in the
+machine's speed spreads over all rows alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import itertools
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from typing import Any, Callable, Final, Sequence
+
+from PyQt5.QtCore import (
+    PYQT_VERSION_STR,
+    QT_VERSION_STR,
+    QEventLoop,
+    QObject,
+    QRunnable,
+    Qt,
+    QThread,
+    QThreadPool,
+    QTimer,
+    pyqtSignal,
+    pyqtSlot,
+)
+from PyQt5.QtGui import QGuiApplication
+from PyQt5.QtWidgets import QApplication
+
+import qtasks
+from qtasks._bridge import report
+
+__all__ = ["main"]
+
+Done = Callable[[list[Any]], None]
+# start(n, done): begin the job on the GUI thread; done(results) when all are back.
+Start = Callable[[int, Done], None]
+
+SEQUENTIAL_ROWS: Final = frozenset({"sequential", "floor-seq"})
+ROW_TIMEOUT_S: Final = 300.0
+
+
+def noop(x: int) -> int:
+    """Return `x`: the job every row runs. Worker thread."""
+    return x
+
+
+# -- qtasks -------------------------------------------------------------------
+
+
+def start_gather(n: int, done: Done) -> None:
+    @qtasks.coroutine
+    def fan_out() -> Any:
+        return (yield qtasks.gather(*[qtasks.run(noop, i) for i in range(n)]))
+
+    fan_out().add_done_callback(lambda task: done(task.result()))
+
+
+def start_sequential(n: int, done: Done) -> None:
+    @qtasks.coroutine
+    def round_trips() -> Any:
+        results = []
+        for i in range(n):
+            results.append((yield qtasks.run(noop, i)))
+        return results
+
+    round_trips().add_done_callback(lambda task: done(task.result()))
+
+
+def start_map(n: int, done: Done) -> None:
+    qtasks.map(noop, range(n)).add_done_callback(lambda task: done(task.result()))
+
+
+# -- the floor: one QRunnable and one queued signal per task ------------------
+
+
+class _Receiver(QObject):
+    """Collects results on the GUI thread."""
+
+    result = pyqtSignal(object)
+
+    def __init__(self, n: int, done: Done, then: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.n = n
+        self.done = done
+        self.then = then
+        self.results: list[Any] = []
+        self.result.connect(self.on_result, Qt.QueuedConnection)  # type: ignore[call-arg]
+
+    @pyqtSlot(object)
+    def on_result(self, value: object) -> None:
+        try:
+            self.results.append(value)
+            count = len(self.results)
+            if count == self.n:
+                self.done(self.results)
+            elif self.then is not None:
+                self.then(count)
+        except BaseException as exc:  # noqa: BLE001 - a slot must never raise
+            report(exc)
+
+
+class _FloorRunnable(QRunnable):
+    def __init__(self, receiver: _Receiver, value: int) -> None:
+        super().__init__()
+        # Why: the GUI thread keeps and frees the runnables (in _KEEP), so a
+        # worker never drops the last reference to the receiver, a QObject
+        # that must die on the GUI thread.
+        self.setAutoDelete(False)
+        self.receiver = receiver
+        self.value = value
+
+    def run(self) -> None:
+        """Worker thread."""
+        try:
+            self.receiver.result.emit(noop(self.value))
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape run()
+            report(exc)
+
+
+# What the last measurement made, freed on the GUI thread once its threads are idle.
+_KEEP: list[object] = []
+_THREADS: list[QThread] = []
+
+
+def start_floor(n: int, done: Done) -> None:
+    receiver = _Receiver(n, done)
+    runnables = [_FloorRunnable(receiver, i) for i in range(n)]
+    _KEEP[:] = [receiver, runnables]
+    pool = QThreadPool.globalInstance()
+    for runnable in runnables:
+        pool.start(runnable)
+
+
+def start_floor_seq(n: int, done: Done) -> None:
+    pool = QThreadPool.globalInstance()
+    runnables: list[_FloorRunnable] = []
+
+    def next_one(count: int) -> None:
+        runnable = _FloorRunnable(receiver, count)
+        runnables.append(runnable)
+        pool.start(runnable)
+
+    receiver = _Receiver(n, done, next_one)
+    _KEEP[:] = [receiver, runnables]
+    next_one(0)
+
+
+# -- the seed design: one QThread per task -----------------------------------
+
+
+class _SeedThread(QThread):
+    result = pyqtSignal(object)
+
+    def __init__(self, value: int) -> None:
+        super().__init__()
+        self.value = value
+
+    def run(self) -> None:
+        """Worker thread."""
+        try:
+            self.result.emit(noop(self.value))
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape run()
+            report(exc)
+
+
+def start_qthread(n: int, done: Done) -> None:
+    receiver = _Receiver(n, done)
+    threads = []
+    for i in range(n):
+        thread = _SeedThread(i)
+        thread.result.connect(receiver.on_result, Qt.QueuedConnection)  # type: ignore[call-arg]
+        threads.append(thread)
+        thread.start()
+    _KEEP[:] = [receiver]
+    _THREADS[:] = threads
+
+
+# -- other libraries, when installed ------------------------------------------
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+_QASYNC: dict[str, Any] = {}
+
+
+def start_qasync(n: int, done: Done) -> None:
+    qasync = importlib.import_module("qasync")
+    asyncio = importlib.import_module("asyncio")
+    if not _QASYNC:
+        _QASYNC["loop"] = qasync.QEventLoop(QApplication.instance(), already_running=True)
+        _QASYNC["executor"] = qasync.QThreadExecutor(QThreadPool.globalInstance().maxThreadCount())
+    loop, executor = _QASYNC["loop"], _QASYNC["executor"]
+
+    async def fan_out() -> list[Any]:
+        return list(await asyncio.gather(*[loop.run_in_executor(executor, noop, i) for i in range(n)]))
+
+    loop.create_task(fan_out()).add_done_callback(lambda future: done(future.result()))
+
+
+_QT_ASYNC_THREADS: dict[str, Any] = {}
+
+
+def start_qt_async_threads(n: int, done: Done) -> None:
+    module = importlib.import_module("qt_async_threads")
+    functools = importlib.import_module("functools")
+    if not _QT_ASYNC_THREADS:
+        threads = QThreadPool.globalInstance().maxThreadCount()
+        _QT_ASYNC_THREADS["runner"] = module.QtAsyncRunner(max_threads=threads)
+    runner = _QT_ASYNC_THREADS["runner"]
+
+    async def fan_out() -> None:
+        funcs = [functools.partial(noop, i) for i in range(n)]
+        done([result async for result in runner.run_parallel(funcs)])
+
+    runner.start_coroutine(fan_out())
+
+
+def start_superqt(n: int, done: Done) -> None:
+    utils = importlib.import_module("superqt.utils")
+    receiver = _Receiver(n, done)
+    workers = []
+    for i in range(n):
+        worker = utils.create_worker(noop, i, _start_thread=False)
+        worker.returned.connect(receiver.on_result)
+        workers.append(worker)
+        worker.start()
+    _KEEP[:] = [receiver, workers]
+
+
+ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
+    # name: (start, n as a multiple of --n (negative: a divisor), module needed)
+    "gather": (start_gather, 1, None),
+    "sequential": (start_sequential, 1, None),
+    "map": (start_map, 10, None),
+    "floor": (start_floor, 1, None),
+    "floor-seq": (start_floor_seq, 1, None),
+    "qthread": (start_qthread, -10, None),
+    "qasync": (start_qasync, 1, "qasync"),
+    "qt-async-threads": (start_qt_async_threads, 1, "qt_async_threads"),
+    "superqt": (start_superqt, 1, "superqt"),
+}
+DEFAULT_ROWS: Final = (*ROWS, "fairness")
+
+
+# -- measuring ------------------------------------------------------------------
+
+
+class _StallMeter(QObject):
+    """The longest gap between ticks of a 1 ms timer on the GUI thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.worst = 0.0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self._tick()
+        self.timer.stop()
+        return self.worst
+
+
+def _settle() -> None:
+    """Let leftover events run and garbage go before the next measurement."""
+    app = QApplication.instance()
+    assert app is not None
+    QThreadPool.globalInstance().waitForDone()
+    for thread in _THREADS:
+        thread.wait()
+    for _ in range(3):
+        app.processEvents()
+    _KEEP.clear()
+    _THREADS.clear()
+    gc.collect()
+
+
+def run_once(start: Start, n: int, meter: _StallMeter | None) -> tuple[float, float]:
+    """Run one row once; return (seconds, worst stall in seconds). GUI thread."""
+    loop = QEventLoop()
+    finished: list[float] = []
+
+    def done(results: list[Any]) -> None:
+        finished.append(time.perf_counter())
+        if len(results) != n:
+            msg = f"a bench row returned {len(results)} results for {n} tasks"
+            raise RuntimeError(msg)
+        loop.quit()
+
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(loop.quit)
+    guard.start(int(ROW_TIMEOUT_S * 1000))
+    if meter is not None:
+        meter.start()
+    began = time.perf_counter()
+    start(n, done)
+    if not finished:
+        loop.exec_()
+    stall = meter.stop() if meter is not None else 0.0
+    guard.stop()
+    if not finished:
+        msg = f"a bench row did not finish {n} tasks in {ROW_TIMEOUT_S} s"
+        raise RuntimeError(msg)
+    return finished[0] - began, stall
+
+
+def measure_memory(runs: Sequence[tuple[Start, int]]) -> list[float]:
+    """Return the peak Python memory per task of one run of each, in bytes. GUI thread.
+
+    tracemalloc is started and stopped once, with the pool's threads gone
+    (`_settle`): on Python 3.11, starting or stopping it while a pool thread
+    ends can crash the process.
+    """
+    _settle()
+    tracemalloc.start()
+    try:
+        per_task = []
+        for start, n in runs:
+            _settle()
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            run_once(start, n, None)
+            per_task.append((tracemalloc.get_traced_memory()[1] - base) / n)
+    finally:
+        _settle()
+        tracemalloc.stop()
+    return per_task
+
+
+def _busy(seconds: float) -> float:
+    """Spin for `seconds`. Worker thread."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+    return seconds
+
+
+def measure_fairness(item_s: float = 0.0002, items: int = 10**5) -> tuple[int, float]:
+    """Return how long a single run() waits to start during a big map.
+
+    GUI thread. Returns (map items started meanwhile, wait in item lengths).
+    """
+    begun = [0]
+    counter = itertools.count(1)
+
+    def item(_: object) -> float:
+        begun[0] = next(counter)
+        return _busy(item_s)
+
+    marks: list[tuple[int, float]] = []
+
+    def single() -> None:
+        marks.append((begun[0], time.perf_counter()))
+
+    loop = QEventLoop()
+    mapped = qtasks.map(item, range(items))
+
+    def submit() -> None:
+        marks.append((begun[0], time.perf_counter()))
+        qtasks.run(single).add_done_callback(lambda _task: loop.quit())
+
+    QTimer.singleShot(50, submit)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(loop.quit)
+    guard.start(int(ROW_TIMEOUT_S * 1000))
+    loop.exec_()
+    guard.stop()
+    mapped.cancel()
+    qtasks.shutdown(timeout=10)
+    if len(marks) < 2:
+        return -1, float("nan")
+    (before, submitted), (after, started) = marks
+    return after - before, (started - submitted) / item_s
+
+
+def _row_n(name: str, n: int) -> int:
+    factor = ROWS[name][1]
+    return n * factor if factor > 0 else max(1, n // -factor)
+
+
+def bench(rows: Sequence[str], n: int, rounds: int) -> list[dict[str, Any]]:
+    """Run the rows interleaved for `rounds` rounds; return one record per row."""
+    meter = _StallMeter()
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    stalls: dict[str, list[float]] = {name: [] for name in rows}
+    for name in rows:  # warm up: imports, thread start-up, caches
+        run_once(ROWS[name][0], min(100, _row_n(name, n)), None)
+        _settle()
+    for _ in range(rounds):
+        for name in rows:
+            seconds, stall = run_once(ROWS[name][0], _row_n(name, n), meter)
+            times[name].append(seconds)
+            stalls[name].append(stall)
+            _settle()
+    memory = measure_memory([(ROWS[name][0], _row_n(name, n)) for name in rows])
+    records: list[dict[str, Any]] = []
+    for name, per_task in zip(rows, memory):
+        row_n = _row_n(name, n)
+        records.append(
+            {
+                "row": name,
+                "n": row_n,
+                "rate": row_n / statistics.median(times[name]),
+                "stall_ms": 1000 * statistics.median(stalls[name]),
+                "bytes": per_task,
+            }
+        )
+    rate = {record["row"]: record["rate"] for record in records}
+    for record in records:
+        floor = "floor-seq" if record["row"] in SEQUENTIAL_ROWS else "floor"
+        record["vs"] = floor
+        record["ratio"] = record["rate"] / rate[floor] if floor in rate else float("nan")
+    return records
+
+
+def format_table(records: list[dict[str, Any]]) -> str:
+    """Return the records as a Markdown table."""
+    lines = [
+        "| row | n | tasks/s | ratio | worst GUI stall | memory/task |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['row']} | {r['n']} | {r['rate']:,.0f} | {r['ratio']:.2f}x {r['vs']} "
+            f"| {r['stall_ms']:.1f} ms | {r['bytes']:,.0f} B |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the flags, run the bench, print the table. GUI thread."""
+    parser = argparse.ArgumentParser(prog="python -m qtasks.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="tasks per row (map: 10x, qthread: n/10)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are shown")
+    parser.add_argument(
+        "--rows", default=",".join(DEFAULT_ROWS), help=f"comma list from: {', '.join(DEFAULT_ROWS)}"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="pool threads (default: one per core)")
+    args = parser.parse_args(argv)
+    wanted = [name.strip() for name in args.rows.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in DEFAULT_ROWS]
+    if unknown:
+        parser.error(f"unknown row(s) {', '.join(unknown)}: choose from {', '.join(DEFAULT_ROWS)}")
+    if args.n < 1 or args.rounds < 1:
+        parser.error("--n and --rounds must be >= 1")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    _app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.threads is not None:
+        QThreadPool.globalInstance().setMaxThreadCount(args.threads)
+    threads = QThreadPool.globalInstance().maxThreadCount()
+    rows = []
+    for name in wanted:
+        if name == "fairness":
+            continue
+        module = ROWS[name][2]
+        if module is not None and _optional(module) is None:
+            print(f"skipped {name}: pip install {name} (or qtasks[bench])")
+            continue
+        rows.append(name)
+    print(
+        f"qtasks {qtasks.__version__}, Python {platform.python_version()}, PyQt {PYQT_VERSION_STR} "
+        f"(Qt {QT_VERSION_STR}), {os.cpu_count()} cores, {threads} pool threads, "
+        f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
+    )
+    print(format_table(bench(rows, args.n, args.rounds)))
+    if "fairness" in wanted:
+        count, lengths = measure_fairness()
+        print(
+            f"fairness: a run() submitted during a 10**5-item map of 0.2 ms items started after "
+            f"{count} map items had started ({lengths:.1f} item lengths)"
+        )
+    qtasks.shutdown(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The bench runs end to end and prints its table (no timing is asserted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qtasks import bench
+
+
+def test_bench_prints_a_table_for_a_few_rows(capsys: pytest.CaptureFixture[str], qapp: Any) -> None:
+    """A tiny run of three rows prints one table line per row with its ratio to the floor."""
+    assert 0 == bench.main(["--n", "20", "--rounds", "1", "--rows", "gather,map,floor"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "gather", "map", "floor"] == rows
+    assert "x floor |" in out
+
+
+def test_bench_refuses_an_unknown_row() -> None:
+    """An unknown row name is refused with the list of known ones."""
+    with pytest.raises(SystemExit):
+        bench.main(["--rows", "nosuchrow"])

@@ -1,0 +1,49 @@
+"""The bridge: one wake-up per burst, and none for posts a delivery makes inside a drain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt
+
+import qtasks
+from qtasks import _scheduler
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def test_done_callbacks_of_a_delivery_ride_on_the_same_drain(qtasks_run: Any) -> None:
+    """A finished task's done callbacks run in the drain that delivered it, without a second wake-up."""
+    bridge = _scheduler.bridge()
+    QCoreApplication.processEvents()  # no wake-up left over from earlier
+    bridge.run_pending()
+    wakes: list[None] = []
+    bridge._wake.connect(lambda: wakes.append(None), Qt.DirectConnection)  # type: ignore[call-arg]
+    calls: list[int] = []
+    task = qtasks.run(double, 21)
+    task.add_done_callback(lambda t: calls.append(t.result()))
+    qtasks_run(task)
+    bridge.run_pending()
+    assert [42] == calls
+    # One for the completion, or none if a wake-up from earlier was still queued.
+    assert len(wakes) <= 1
+
+
+def test_a_nested_event_loop_in_a_callback_still_gets_posts_run(qtasks_run: Any) -> None:
+    """A done callback that spins a nested event loop still sees later posts run."""
+    log: list[str] = []
+
+    def callback(_task: object) -> None:
+        loop = QEventLoop()
+        _scheduler.call_soon(lambda: log.append("posted"))
+        _scheduler.call_soon(loop.quit)
+        loop.exec_()
+        log.append("nested loop ended")
+
+    task = qtasks.run(double, 1)
+    task.add_done_callback(callback)
+    qtasks_run(task)
+    qtasks_run(qtasks.run(double, 2))
+    assert ["posted", "nested loop ended"] == log

@@ -1,0 +1,328 @@
+"""qtasks.map: order, laziness, the window, chunking, cancellation, failure, fairness."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import qtasks
+from qtasks import _scheduler
+from qtasks._map import MapTask
+from qtasks._pool import set_default_pool
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def fail_at_ten(x: int) -> int:
+    if x == 10:
+        raise ValueError(f"bad item {x}")
+    return x
+
+
+class Gates:
+    """A worker function that runs one item per permit the test releases."""
+
+    def __init__(self) -> None:
+        self.permits = threading.Semaphore(0)
+        self.entered = threading.Semaphore(0)
+        self.log: list[object] = []
+
+    def __call__(self, item: object) -> object:
+        self.entered.release()
+        self.permits.acquire(timeout=10)
+        self.log.append(item)
+        return item
+
+    def open_all(self) -> None:
+        self.permits.release(1_000_000)
+
+
+def test_results_come_in_input_order(qtasks_run: Any) -> None:
+    """The results list the function's values in the order of the input items."""
+    assert [2 * i for i in range(1000)] == qtasks_run(qtasks.map(double, range(1000)))
+
+
+def test_map_of_nothing_is_an_empty_list(qtasks_run: Any) -> None:
+    """A map over an empty iterable finishes with []."""
+    assert [] == qtasks_run(qtasks.map(double, []))
+
+
+def test_many_tiny_items_are_chunked_and_equal_the_builtin_map(qtasks_run: Any) -> None:
+    """A hundred thousand tiny items give exactly what the builtin map gives."""
+    expected = list(map(double, range(100_000)))
+    assert expected == qtasks_run(qtasks.map(double, range(100_000)), timeout=60)
+
+
+def test_tiny_items_run_in_chunks_of_more_than_one(qtasks_run: Any) -> None:
+    """After the first measurements, short items are grouped several per chunk."""
+    task = qtasks.map(double, range(100_000))
+    qtasks_run(task, timeout=60)
+    assert task._chunk_size > 1
+
+
+def test_map_awaited_from_a_coroutine(qtasks_run: Any) -> None:
+    """A coroutine can yield a map and get the list back."""
+
+    @qtasks.coroutine
+    async def body() -> list[int]:
+        return await qtasks.map(double, iter([1, 2, 3]))
+
+    assert [2, 4, 6] == qtasks_run(body())
+
+
+def test_an_endless_generator_is_pulled_lazily_and_cancel_stops_it(qtasks_run: Any) -> None:
+    """An infinite generator is pulled only as far as the window, and cancel ends the map."""
+    gates = Gates()
+    task = qtasks.map(gates, itertools.count(), window=4)
+    assert gates.entered.acquire(timeout=10)
+    assert 4 == task._pulled  # type: ignore[attr-defined]
+    assert task.cancel()
+    gates.open_all()
+    assert task.cancelled()
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(task)
+
+
+def test_an_endless_generator_ends_on_the_first_failure(qtasks_run: Any) -> None:
+    """An infinite generator stops being pulled when an item fails; the map raises it."""
+    with pytest.raises(ValueError, match="bad item 10"):
+        qtasks_run(qtasks.map(fail_at_ten, itertools.count()), timeout=30)
+
+
+def test_failure_carries_the_worker_exception_and_stops_pulling(qtasks_run: Any) -> None:
+    """The first failure fails the map with the worker's own exception; no more items are pulled."""
+    pulled: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(100_000):
+            pulled.append(i)
+            yield i
+
+    task = qtasks.map(fail_at_ten, source(), window=8)
+    with pytest.raises(ValueError, match="bad item 10") as info:
+        qtasks_run(task)
+    assert "fail_at_ten" == info.traceback[-1].name
+    assert len(pulled) <= 10 + 1 + 8
+
+
+def test_the_iterable_failing_fails_the_map(qtasks_run: Any) -> None:
+    """An exception raised by the iterable itself fails the map with that exception."""
+
+    def source() -> Iterator[int]:
+        yield 1
+        raise KeyError("source broke")
+
+    with pytest.raises(KeyError, match="source broke"):
+        qtasks_run(qtasks.map(double, source()))
+
+
+def test_window_bounds_items_pulled_but_not_collected(qtasks_run: Any) -> None:
+    """Items pulled whose results are not yet collected never exceed the window."""
+    window = 5
+    holder: list[MapTask] = []
+    overshoot: list[int] = []
+    threads_seen: set[int] = set()
+
+    def source() -> Iterator[int]:
+        for i in range(2000):
+            threads_seen.add(threading.get_ident())
+            if holder:
+                overshoot.append(i - holder[0]._collected)
+            yield i
+
+    gates = Gates()
+    task = qtasks.map(gates, source(), window=window)
+    holder.append(task)
+    assert gates.entered.acquire(timeout=10)
+    assert window == task._pulled
+    gates.open_all()
+    assert list(range(2000)) == qtasks_run(task, timeout=30)
+    assert max(overshoot) < window
+    assert {threading.get_ident()} == threads_seen
+
+
+def test_default_window_is_two_items_per_thread_for_slow_items(qtasks_run: Any) -> None:
+    """With no window and nothing measured yet, two items per thread are pulled."""
+    pool = qtasks.Pool(max_threads=3)
+    gates = Gates()
+    task = pool.map(gates, itertools.count())
+    assert 6 == task._pulled
+    task.cancel()
+    gates.open_all()
+    pool.shutdown(timeout=10)
+
+
+def test_cancel_drops_queued_chunks_before_they_run(qtasks_run: Any) -> None:
+    """Cancelling the map means its queued chunks never run."""
+    pool = qtasks.Pool(max_threads=1)
+    gates = Gates()
+    task = pool.map(gates, range(100), window=10)
+    assert gates.entered.acquire(timeout=10)
+    assert task.cancel()
+    gates.open_all()
+    qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
+    assert [0] == gates.log
+    assert not task.cancel()
+
+
+def test_running_chunks_see_the_cancel_flag(qtasks_run: Any) -> None:
+    """A function running when the map is cancelled sees it through check_cancelled()."""
+    seen: list[bool] = []
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def body(item: int) -> int:
+        entered.set()
+        gate.wait(10)
+        seen.append(qtasks.cancel_requested())
+        qtasks.check_cancelled()
+        return item
+
+    pool = qtasks.Pool(max_threads=1)
+    task = pool.map(body, range(3), window=1)
+    assert entered.wait(10)
+    task.cancel()
+    gate.set()
+    qtasks_run(pool.run(double, 0))
+    assert [True] == seen
+
+
+def test_progress_reports_finished_and_total(qtasks_run: Any) -> None:
+    """Progress is (finished, total), total None until the iterable ends; the last is (n, n)."""
+    values: list[tuple[int, int | None]] = []
+    task = qtasks.map(double, iter(range(500)), window=4)
+    task.on_progress(values.append)
+    qtasks_run(task)
+    _scheduler.bridge().run_pending()
+    assert (500, 500) == values[-1]
+    assert all(total is None or total == 500 for _, total in values)
+
+
+def test_last_progress_names_the_total_when_the_end_is_found_late(qtasks_run: Any) -> None:
+    """When the last chunk fills its window exactly, the final progress still says (n, n)."""
+    values: list[tuple[int, int | None]] = []
+    task = qtasks.map(double, iter(range(8)), window=1)
+    task.on_progress(values.append)
+    qtasks_run(task)
+    _scheduler.bridge().run_pending()
+    assert (8, 8) == values[-1]
+
+
+def test_a_single_run_is_not_starved_by_a_big_map(qtasks_run: Any) -> None:
+    """A run() from another coroutine starts after at most a few map items, not after the map."""
+    pool = qtasks.Pool(max_threads=1)
+    gates = Gates()
+    mapped = pool.map(gates, range(100_000))
+    assert gates.entered.acquire(timeout=10)
+
+    @qtasks.coroutine
+    def other() -> Any:
+        return (yield pool.run(gates, "single"))
+
+    single = other()
+    gates.open_all()
+    assert "single" == qtasks_run(single, timeout=30)
+    mapped.cancel()
+    before = gates.log.index("single")
+    assert before <= 4
+
+
+def test_bad_arguments_name_the_fix() -> None:
+    """Non-callables, non-iterables and bad windows are refused with a message saying why."""
+    with pytest.raises(TypeError, match="needs a callable"):
+        qtasks.map(42, [1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs an iterable"):
+        qtasks.map(double, 42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="window must be"):
+        qtasks.map(double, [1], window=0)
+
+
+def test_repr_names_the_function_and_progress(qtasks_run: Any) -> None:
+    """The repr says which function runs, over how many items, and how many are done."""
+    task = qtasks.map(double, range(3))
+    qtasks_run(task)
+    assert "<MapTask double() over 3 item(s) finished>" == repr(task)
+
+
+class CountingPool:
+    """A pool that is not a qtasks.Pool: it counts run() calls and hands them to one."""
+
+    def __init__(self) -> None:
+        self.inner = qtasks.Pool(max_threads=2)
+        self.max_threads = 2
+        self.runs = 0
+
+    def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.runs += 1
+        return self.inner.run(fn, *args, **kwargs)
+
+
+def test_map_works_over_a_default_pool_that_only_has_run(qtasks_run: Any) -> None:
+    """qtasks.map runs its chunks through run() when the default pool is not a qtasks.Pool."""
+    pool = CountingPool()
+    previous = set_default_pool(pool)
+    try:
+        task = qtasks.map(double, range(5000))
+        assert [2 * i for i in range(5000)] == qtasks_run(task, timeout=30)
+        gates = Gates()
+        endless = qtasks.map(gates, itertools.count(), window=1)
+        assert gates.entered.acquire(timeout=10)
+        endless.cancel()
+        gates.open_all()
+        qtasks_run(pool.inner.run(double, 0))
+    finally:
+        set_default_pool(previous)
+    assert 0 < pool.runs < 5000 + 2
+    assert [0] == gates.log
+
+
+def test_an_iterable_that_cancels_its_map_submits_nothing_more(qtasks_run: Any) -> None:
+    """A generator that cancels its map while being pulled gets no chunk submitted for that pull."""
+    holder: list[MapTask] = []
+    ran: list[int] = []
+
+    def record(x: int) -> int:
+        ran.append(x)
+        return x
+
+    def source() -> Iterator[int]:
+        yield 0
+        yield 1
+        holder[0].cancel()
+        yield 2
+
+    pool = qtasks.Pool(max_threads=1)
+    task = pool.map(record, source(), window=2)
+    holder.append(task)
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(task)
+    qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
+    assert 2 not in ran
+
+
+def test_a_single_run_is_not_starved_by_a_big_gather(qtasks_run: Any) -> None:
+    """A run() from another coroutine starts after at most a few items of a 10**4-task gather."""
+    pool = qtasks.Pool(max_threads=1)
+    gates = Gates()
+
+    @qtasks.coroutine
+    def fan_out() -> Any:
+        return (yield qtasks.gather(*[pool.run(gates, i) for i in range(10_000)]))
+
+    @qtasks.coroutine
+    def other() -> Any:
+        return (yield pool.run(gates, "single"))
+
+    big = fan_out()
+    assert gates.entered.acquire(timeout=10)
+    single = other()
+    gates.open_all()
+    assert "single" == qtasks_run(single, timeout=30)
+    big.cancel()
+    assert gates.log.index("single") <= 2
