@@ -53,6 +53,13 @@ DROPPED: Final = "dropped"  # cancelled while queued: never runs
 _LOCAL = threading.local()
 
 
+class TaskOwner(Protocol):
+    """What a ThreadTask needs from the pool that runs it (a Pool or a testing pool)."""
+
+    @property
+    def _lock(self) -> threading.Lock: ...
+
+
 def _callable_name(fn: object) -> str:
     name = getattr(fn, "__qualname__", None)
     return name if isinstance(name, str) else repr(fn)
@@ -75,7 +82,7 @@ class ThreadTask(Task[T]):
 
     def __init__(
         self,
-        pool: Pool,
+        pool: TaskOwner,
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
