@@ -1,0 +1,301 @@
+"""A stateful test of the real scheduler, driven through a ManualPool against a model.
+
+The model replays what the scheduler promises: a task ends once; a done
+callback is queued when its task ends and runs in FIFO order; a gather slot
+sees its child's outcome in that order, and the first failure cancels the other
+children in argument order; a cancelled coroutine cancels what it waits on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter, deque
+from typing import Any
+
+import attrs
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+import qtasks
+from qtasks import _pool, _scheduler
+from qtasks.testing import ManualPool
+
+from . import strategies
+
+PENDING, FINISHED, FAILED, CANCELLED = "pending", "finished", "failed", "cancelled"
+
+EXAMPLES = int(os.environ.get("QTASKS_STATEFUL_EXAMPLES", "300"))
+
+
+@attrs.define(eq=False)
+class Node:
+    """The model of one handle: a function task, a gather or a coroutine."""
+
+    kind: str
+    real: qtasks.Task[Any]
+    number: int
+    state: str = PENDING
+    value: Any = None
+    exc: BaseException | None = None
+    # Whatever waits on this node, in the order it started waiting: (node, position).
+    dependents: list[tuple[Node, int]] = attrs.Factory(list)
+    children: list[Node] = attrs.Factory(list)
+    return_exceptions: bool = False
+    results: list[Any] = attrs.Factory(list)
+    remaining: int = 0
+    ran_expected: int = 0
+
+
+def comparable(value: Any) -> Any:
+    """Replace CancelledError instances by the class, which the model records."""
+    if isinstance(value, qtasks.CancelledError):
+        return qtasks.CancelledError
+    if isinstance(value, (list, tuple)):
+        return type(value)(comparable(v) for v in value)
+    return value
+
+
+@qtasks.coroutine
+def waiter(target: qtasks.Task[Any]) -> Any:
+    try:
+        value = yield target
+    except Exception as exc:  # noqa: BLE001 - the outcome the model predicts
+        return ("err", exc)
+    return ("ok", value)
+
+
+class SchedulerMachine(RuleBasedStateMachine):
+    """Submit, complete, fail and cancel tasks, coroutines and gathers; compare with the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = ManualPool()
+        self.previous = _pool.set_default_pool(self.pool)
+        self.nodes: list[Node] = []
+        self.ran: Counter[int] = Counter()
+        self.callbacks: Counter[int] = Counter()
+        self.callback_threads: set[int] = set()
+        self.queue: deque[tuple[Node, int, Node]] = deque()
+
+    # -- the model ------------------------------------------------------------
+
+    def add(self, kind: str, real: qtasks.Task[Any]) -> Node:
+        node = Node(kind, real, len(self.nodes))
+        self.nodes.append(node)
+
+        def count(_task: object, number: int = node.number) -> None:
+            self.callbacks[number] += 1
+            self.callback_threads.add(threading.get_ident())
+
+        real.add_done_callback(count)
+        return node
+
+    def settle(self, node: Node, state: str, value: Any = None, exc: BaseException | None = None) -> None:
+        node.state, node.value, node.exc = state, value, exc
+        for dependent, position in node.dependents:
+            self.queue.append((dependent, position, node))
+
+    def cancel(self, node: Node) -> bool:
+        if node.state != PENDING:
+            return False
+        if node.kind == "coroutine":
+            self.settle(node, CANCELLED)
+            self.cancel(node.children[0])
+        else:
+            self.settle(node, CANCELLED)
+            for child in node.children:
+                self.cancel(child)
+        return True
+
+    def watch(self, dependent: Node, position: int, child: Node) -> None:
+        """Wait on `child` as the real handle does: at once if done, else when it ends."""
+        if child.state == PENDING:
+            child.dependents.append((dependent, position))
+        else:
+            self.queue.append((dependent, position, child))
+
+    def propagate(self) -> None:
+        while self.queue:
+            dependent, position, child = self.queue.popleft()
+            if dependent.state != PENDING:
+                continue
+            if dependent.kind == "coroutine":
+                if child.state == FINISHED:
+                    self.settle(dependent, FINISHED, ("ok", child.value))
+                elif child.state == FAILED:
+                    self.settle(dependent, FINISHED, ("err", child.exc))
+                else:
+                    self.settle(dependent, CANCELLED)
+            elif child.state == FINISHED or dependent.return_exceptions:
+                if child.state == FINISHED:
+                    dependent.results[position] = child.value
+                elif child.state == FAILED:
+                    dependent.results[position] = child.exc
+                else:
+                    dependent.results[position] = qtasks.CancelledError
+                dependent.remaining -= 1
+                if dependent.remaining == 0:
+                    self.settle(dependent, FINISHED, dependent.results)
+            else:
+                self.settle(dependent, child.state, exc=child.exc)
+                for other in dependent.children:
+                    self.cancel(other)
+
+    def drain(self) -> None:
+        """Run what the real scheduler queued, then what the model queued."""
+        _scheduler.bridge().run_pending()
+        self.propagate()
+
+    def pick(self, kind: str, index: int, *, pending: bool = False) -> Node | None:
+        candidates = [n for n in self.nodes if n.kind == kind and (n.state == PENDING or not pending)]
+        return candidates[index % len(candidates)] if candidates else None
+
+    # -- rules ------------------------------------------------------------------
+
+    @rule()
+    def submit(self) -> None:
+        number = len(self.nodes)
+
+        def work() -> int:
+            self.ran[number] += 1
+            qtasks.check_cancelled()
+            return number * 10
+
+        self.add("thread", qtasks.run(work))
+        self.drain()
+
+    @precondition(lambda self: self.pool.pending)
+    @rule(index=strategies.indices)
+    def complete(self, index: int) -> None:
+        node = self.pick("thread", index, pending=True)
+        assert node is not None
+        node.ran_expected = 1
+        self.settle(node, FINISHED, node.number * 10)
+        self.pool.complete(node.real)  # returns with the waiters resumed: no drain
+        self.propagate()
+
+    @precondition(lambda self: self.pool.pending)
+    @rule(index=strategies.indices, result=strategies.results)
+    def complete_with(self, index: int, result: object) -> None:
+        node = self.pick("thread", index, pending=True)
+        assert node is not None
+        self.settle(node, FINISHED, result)
+        self.pool.complete(node.real, result=result)
+        self.propagate()
+
+    @precondition(lambda self: self.pool.pending)
+    @rule(index=strategies.indices)
+    def fail(self, index: int) -> None:
+        node = self.pick("thread", index, pending=True)
+        assert node is not None
+        error = ValueError(f"task {node.number} failed")
+        self.settle(node, FAILED, exc=error)
+        self.pool.fail(node.real, error)
+        self.propagate()
+
+    @precondition(lambda self: any(n.kind == "thread" for n in self.nodes))
+    @rule(index=strategies.indices)
+    def cancel_task(self, index: int) -> None:
+        node = self.pick("thread", index)
+        assert node is not None
+        expected = self.cancel(node)
+        assert expected == node.real.cancel()
+        self.drain()
+
+    @precondition(lambda self: any(n.kind in ("thread", "gather") for n in self.nodes))
+    @rule(index=strategies.indices)
+    def start_coroutine(self, index: int) -> None:
+        targets = [n for n in self.nodes if n.kind in ("thread", "gather")]
+        target = targets[index % len(targets)]
+        node = self.add("coroutine", waiter(target.real))
+        node.children = [target]
+        self.watch(node, 0, target)
+        self.drain()
+
+    @precondition(lambda self: any(n.kind == "coroutine" for n in self.nodes))
+    @rule(index=strategies.indices)
+    def cancel_coroutine(self, index: int) -> None:
+        node = self.pick("coroutine", index)
+        assert node is not None
+        expected = self.cancel(node)
+        assert expected == node.real.cancel()
+        self.drain()
+
+    @rule(positions=strategies.child_indices, return_exceptions=st.booleans())
+    def gather(self, positions: list[int], return_exceptions: bool) -> None:
+        threads = [n for n in self.nodes if n.kind == "thread"]
+        if not threads:
+            positions = []
+        children = [threads[p % len(threads)] for p in positions]
+        real = qtasks.gather(*(c.real for c in children), return_exceptions=return_exceptions)
+        node = self.add("gather", real)
+        node.children = children
+        node.return_exceptions = return_exceptions
+        node.results = [None] * len(children)
+        node.remaining = len(children)
+        if not children:
+            self.settle(node, FINISHED, [])
+        for position, child in enumerate(children):
+            self.watch(node, position, child)
+        self.drain()
+
+    @precondition(lambda self: any(n.kind == "gather" for n in self.nodes))
+    @rule(index=strategies.indices)
+    def cancel_gather(self, index: int) -> None:
+        node = self.pick("gather", index)
+        assert node is not None
+        expected = self.cancel(node)
+        assert expected == node.real.cancel()
+        self.drain()
+
+    # -- invariants -------------------------------------------------------------
+
+    @invariant()
+    def states_and_outcomes_match_the_model(self) -> None:
+        for node in self.nodes:
+            real = node.real
+            assert node.state == real._state, f"{node.kind} {node.number}: {real!r}"
+            if node.state == FAILED:
+                assert node.exc is real.exception()
+            elif node.state == FINISHED:
+                actual = real.result()
+                assert node.value == comparable(actual)
+                if node.kind == "gather" and not node.return_exceptions:
+                    assert [child.real.result() for child in node.children] == actual
+
+    @invariant()
+    def each_done_callback_fired_once_on_the_gui_thread(self) -> None:
+        expected = {node.number: 1 for node in self.nodes if node.state != PENDING}
+        assert expected == dict(self.callbacks)
+        assert self.callback_threads <= {threading.main_thread().ident}
+
+    @invariant()
+    def functions_ran_only_when_completed(self) -> None:
+        expected = {node.number: 1 for node in self.nodes if node.ran_expected}
+        assert expected == dict(self.ran)
+
+    @invariant()
+    def running_and_pending_equal_the_model(self) -> None:
+        assert [n.real for n in self.nodes if n.state == PENDING] == qtasks.running()
+        assert [n.real for n in self.nodes if n.kind == "thread" and n.state == PENDING] == self.pool.pending
+
+    def teardown(self) -> None:
+        qtasks.shutdown(timeout=1)
+        _scheduler.bridge().run_pending()
+        _pool.set_default_pool(self.previous)
+
+
+def test_scheduler_matches_the_model(qapp: Any) -> None:
+    """Any sequence of submit, complete, fail, cancel, coroutine and gather keeps every invariant."""
+    run_state_machine_as_test(
+        SchedulerMachine,
+        settings=settings(max_examples=EXAMPLES, stateful_step_count=30, deadline=None),
+    )
