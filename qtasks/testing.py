@@ -59,9 +59,9 @@ class ManualPool:
     def __init__(self) -> None:
         # ThreadTask.cancel() takes this lock; here only the GUI thread does.
         self._lock = threading.Lock()
-        # Invariant: holds every task submitted and not yet completed, failed
+        # An ordered set. Invariant: holds every task submitted and not yet completed, failed
         # or cancelled, plus cancelled ones not yet pruned (phase DROPPED).
-        self._queue: list[ThreadTask[Any]] = []
+        self._queue: dict[ThreadTask[Any], None] = {}
         _scheduler.STATE.executors.add(self)
 
     @property
@@ -72,7 +72,8 @@ class ManualPool:
     @property
     def pending(self) -> list[ThreadTask[Any]]:
         """The tasks submitted and not yet completed, in submission order."""
-        self._queue = [task for task in self._queue if task._phase is QUEUED]
+        for task in [task for task in self._queue if task._phase is not QUEUED]:
+            del self._queue[task]
         return list(self._queue)
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ThreadTask[T]:
@@ -88,7 +89,7 @@ class ManualPool:
             raise TypeError(msg)
         _scheduler.bridge()
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
-        self._queue.append(task)
+        self._queue[task] = None
         return task
 
     def complete(self, task: Task[Any], result: object = _NO_RESULT) -> None:
@@ -130,12 +131,15 @@ class ManualPool:
         Returns the tasks completed, in the order they ran.
         """
         ran: list[ThreadTask[Any]] = []
-        while True:
-            pending = self.pending
-            if not pending:
-                return ran
-            self.complete(pending[0])
-            ran.append(pending[0])
+        queue = self._queue
+        while queue:
+            task = next(iter(queue))
+            if task._phase is QUEUED:
+                self.complete(task)
+                ran.append(task)
+            else:
+                del queue[task]  # cancelled since it was submitted
+        return ran
 
     def _claim(self, task: Task[Any], what: str) -> ThreadTask[Any]:
         """Take `task` out of the queue, or explain why it cannot be."""
@@ -148,7 +152,7 @@ class ManualPool:
                 "has already been completed); see pool.pending for the tasks you can finish"
             )
             raise ValueError(msg)
-        self._queue.remove(task)
+        del self._queue[task]
         return task
 
     def _deliver(self, item: ThreadTask[Any]) -> None:
