@@ -13,7 +13,7 @@ from PyQt5.QtCore import QThreadPool
 from PyQt5.QtWidgets import QApplication
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _pool, _scheduler
 
 # Every test must pass with 1, 2 and 8 threads: CI runs the suite once per value.
 THREADS = int(os.environ.get("QTASKS_TEST_THREADS", "2"))
@@ -25,11 +25,22 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(autouse=True)
 def _qtasks_clean(qapp: QApplication) -> Iterator[None]:
-    """Run each test on a pool of THREADS threads and leave no task behind it."""
+    """Run each test on a pool of THREADS threads; fail it if it leaves tasks, pool work or its pool behind.
+
+    Like Twisted's "leave the reactor as you found it": whatever a test started
+    ends inside that test, so a late error is reported against it, not the next.
+    """
     QThreadPool.globalInstance().setMaxThreadCount(THREADS)
     yield
     leftover = qtasks.running()
-    qtasks.shutdown(timeout=10)
+    # shutdown() also waits for functions still running after their cancel,
+    # and run_pending() delivers their completions here, within this test.
+    still_running = qtasks.shutdown(timeout=10)
     if _scheduler.STATE.bridge is not None:
         _scheduler.STATE.bridge.run_pending()
+    pool_left = _pool.set_default_pool(None)
+    _pool.set_default_pool(pool_left if isinstance(pool_left, qtasks.Pool) else None)
     assert [] == leftover, "the test left tasks running"
+    assert [] == still_running, "the test left functions running on a pool"
+    left_manual = pool_left is not None and not isinstance(pool_left, qtasks.Pool)
+    assert not left_manual, f"the test left {pool_left!r} as default pool"
