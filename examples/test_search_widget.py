@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from search_widget import WORDS, SearchWidget
 
-from qtasks.testing import COMPLETE, FAIL, ManualPool, drive
+from qtasks.testing import COMPLETE, FAIL, ManualPool, drive, manual_pool
 
 
 def lookup(prefix: str) -> list[str]:
@@ -28,18 +28,16 @@ def test_the_latest_query_wins(qtasks_manual_pool: ManualPool, qtbot: Any) -> No
     assert (["QT"], "1 results for 'qt'") == (widget.shown(), widget.status.text())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
-def test_any_completion_order_shows_the_last_query(
-    qtasks_manual_pool: ManualPool, qtbot: Any, data: Any
-) -> None:
+def test_any_completion_order_shows_the_last_query(qapp: Any, data: Any) -> None:
     """For any order in which three lookups finish or fail, the widget shows the last query's outcome."""
-    widget = SearchWidget(lookup=lookup)
-    qtbot.addWidget(widget)
-    for text in ("q", "qu", "qui"):
-        widget.edit.setText(text)
-    last = qtasks_manual_pool.pending[-1]
-    steps = drive(qtasks_manual_pool, data, outcomes=(COMPLETE, FAIL), error=lambda _: OSError("server down"))
+    with manual_pool() as pool:  # a fresh pool for each example
+        widget = SearchWidget(lookup=lookup)
+        for text in ("q", "qu", "qui"):
+            widget.edit.setText(text)
+        last = pool.pending[-1]
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL), error=lambda _: OSError("server down"))
     [last_outcome] = [step.outcome for step in steps if step.task is last]
     if last_outcome == COMPLETE:
         assert (["quit"], "1 results for 'qui'") == (widget.shown(), widget.status.text())

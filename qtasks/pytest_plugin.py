@@ -10,8 +10,7 @@ from PyQt5.QtWidgets import QApplication
 
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
-from ._pool import set_default_pool
-from .testing import ManualPool
+from .testing import ManualPool, manual_pool
 
 __all__ = ["qtasks_manual_pool", "qtasks_run"]
 
@@ -53,11 +52,5 @@ def qtasks_manual_pool(qapp: QApplication) -> Iterator[ManualPool]:
 
     Tasks the test leaves pending are cancelled at teardown.
     """
-    pool = ManualPool()
-    previous = set_default_pool(pool)
-    try:
+    with manual_pool() as pool:
         yield pool
-    finally:
-        set_default_pool(previous)
-        for task in pool.pending:
-            task.cancel()

@@ -21,20 +21,21 @@ outcome of every task, so one property covers every interleaving.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Iterator, TypeVar
 
 import attrs
 from typing_extensions import ParamSpec
 
 from . import _scheduler
-from ._pool import DROPPED, QUEUED, RAN, RUNNING, ThreadTask
+from ._pool import DROPPED, QUEUED, RAN, RUNNING, ThreadTask, set_default_pool
 from ._task import PENDING, Task
 
 if TYPE_CHECKING:
     from hypothesis.strategies import DataObject
 
-__all__ = ["CANCEL", "COMPLETE", "FAIL", "ManualPool", "Step", "drive"]
+__all__ = ["CANCEL", "COMPLETE", "FAIL", "ManualPool", "Step", "drive", "manual_pool"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -52,7 +53,7 @@ class ManualPool:
     `run()` returns an ordinary `ThreadTask`: it appears in `qtasks.running()`,
     `cancel()` takes it out of `pending` (its function never runs), and
     `qtasks.shutdown()` cancels it. Use it through the `qtasks_manual_pool`
-    fixture, or install it yourself with `qtasks._pool.set_default_pool`.
+    fixture or the `manual_pool()` context manager.
     All methods are for the GUI thread.
     """
 
@@ -176,6 +177,25 @@ class ManualPool:
 
     def __repr__(self) -> str:
         return f"<qtasks.testing.ManualPool pending={len(self.pending)}>"
+
+
+@contextlib.contextmanager
+def manual_pool() -> Iterator[ManualPool]:
+    """Make a fresh `ManualPool` the pool `qtasks.run` uses inside the block.
+
+    GUI thread. On leaving, the previous pool is restored and the tasks still
+    pending are cancelled, their waiting coroutines resumed. Inside a
+    hypothesis test, use it in the body to get a fresh pool per example.
+    """
+    pool = ManualPool()
+    previous = set_default_pool(pool)
+    try:
+        yield pool
+    finally:
+        set_default_pool(previous)
+        for task in pool.pending:
+            task.cancel()
+        _scheduler.bridge().run_pending()
 
 
 @attrs.frozen

@@ -6,12 +6,12 @@ import threading
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qtasks
 from qtasks import _pool
-from qtasks.testing import CANCEL, COMPLETE, FAIL, ManualPool, drive
+from qtasks.testing import CANCEL, COMPLETE, FAIL, ManualPool, drive, manual_pool
 
 
 def double(x: int) -> int:
@@ -170,18 +170,40 @@ def test_drive_rejects_unknown_outcomes(qtasks_manual_pool: ManualPool) -> None:
         drive(qtasks_manual_pool, None, outcomes=("explode",))  # type: ignore[arg-type]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) -> None:
+    """Leaving manual_pool() restores the real pool and cancels what is pending, resuming its waiters."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield qtasks.run(double, 1)
+        finally:
+            log.append("finally")
+
+    real = _pool.default_pool()
+    with manual_pool() as pool:
+        assert pool is _pool.default_pool()
+        handle = body()
+        [task] = pool.pending
+    assert real is _pool.default_pool()
+    assert task.cancelled() and handle.cancelled()
+    assert ["finally"] == log
+
+
+@settings(max_examples=50, deadline=None)
 @given(data=st.data())
-def test_drive_gather_matches_whatever_order_and_outcomes(qtasks_manual_pool: ManualPool, data: Any) -> None:
+def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) -> None:
     """Under any completion order and outcomes, a gather with return_exceptions reports each child's fate."""
 
     @qtasks.coroutine
     def load_all() -> Any:
         return (yield qtasks.gather(*(qtasks.run(double, i) for i in range(3)), return_exceptions=True))
 
-    handle = load_all()
-    submitted = qtasks_manual_pool.pending
-    steps = drive(qtasks_manual_pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+    with manual_pool() as pool:
+        handle = load_all()
+        submitted = pool.pending
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
     assert sorted(map(id, submitted)) == sorted(id(step.task) for step in steps)
     assert handle.done()
     outcome_of = {id(step.task): step.outcome for step in steps}
