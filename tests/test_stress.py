@@ -43,6 +43,9 @@ class Tally:
     lost: int = 0
     duplicated: int = 0
     cancelled: int = 0
+    # Progress listeners' last value seen when the done callback ran, per key.
+    progress: dict[int, object] = attrs.Factory(dict)
+    late_progress: int = 0
 
     def work(self, key: int, mode: int) -> int:
         """Worker thread: count the run, then return, fail, or poll the cancel flag."""
@@ -53,6 +56,9 @@ class Tally:
         if mode == 2:
             for _ in range(50):
                 qtasks.check_cancelled()
+        if mode == 3:
+            for i in range(100):
+                qtasks.report_progress(i)
         return 2 * key
 
 
@@ -69,11 +75,24 @@ def run_schedule(rng: random.Random, pool: qtasks.Pool, tally: Tally, first_key:
     handles: dict[int, qtasks.Task[Any]] = {}
 
     def count(key: int) -> Any:
-        return lambda _task: tally.callbacks.update((key,))
+        def done(task: qtasks.Task[Any]) -> None:
+            tally.callbacks.update((key,))
+            # The last progress value arrives before the done callbacks.
+            if key in tally.progress and not task.cancelled() and tally.progress[key] != 99:
+                tally.late_progress += 1
+
+        return done
+
+    def listen(key: int) -> Any:
+        return lambda value: tally.progress.__setitem__(key, value)
 
     for offset in range(rng.randint(1, 10)):
         key = first_key + offset
-        task = pool.run(tally.work, key, rng.choice((0, 0, 0, 1, 2)))
+        mode = rng.choice((0, 0, 0, 1, 2, 3))
+        task = pool.run(tally.work, key, mode)
+        if mode == 3:
+            tally.progress[key] = None
+            task.on_progress(listen(key))
         task.add_done_callback(count(key))
         handles[key] = task
         if rng.random() < 0.2:
@@ -141,8 +160,8 @@ def test_random_schedules_lose_and_duplicate_nothing(qapp: Any) -> None:
         key = run_schedule(rng, rng.choice(pools), tally, key)
     print(
         f"\nstress: {tally.schedules} schedules, {tally.tasks} tasks ({tally.cancelled} cancelled), "
-        f"lost {tally.lost}, duplicated {tally.duplicated}"
+        f"lost {tally.lost}, duplicated {tally.duplicated}, last progress late {tally.late_progress}"
     )
-    assert (SCHEDULES, 0, 0) == (tally.schedules, tally.lost, tally.duplicated)
+    assert (SCHEDULES, 0, 0, 0) == (tally.schedules, tally.lost, tally.duplicated, tally.late_progress)
     for pool in pools:
         assert [] == pool.shutdown(timeout=10)
