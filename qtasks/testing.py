@@ -6,14 +6,14 @@ whatever order the test chooses; each of those calls returns only after the
 coroutines waiting on that task have resumed up to their next suspension. So a
 test reads as a script of events, with no event-loop spinning and no waiting:
 
-    def test_search_shows_the_latest_results(qtasks_manual_pool):
-        widget = SearchWidget()
-        widget.search("a")
-        widget.search("ab")
-        first, second = qtasks_manual_pool.pending
-        qtasks_manual_pool.complete(second, result=["ab"])
-        qtasks_manual_pool.complete(first, result=["a"])   # cancelled: raises
-        ...
+    def test_the_newer_query_wins(qtasks_manual_pool):
+        widget = SearchWidget()                 # its slots call qtasks.run(lookup, text)
+        widget.edit.setText("q")
+        widget.edit.setText("qt")
+        older, newer = qtasks_manual_pool.pending
+        qtasks_manual_pool.complete(newer)        # runs lookup("qt") now
+        qtasks_manual_pool.fail(older, OSError("timed out"))
+        assert widget.status.text() == "1 results for 'qt'"
 
 `drive(pool, data)` lets hypothesis choose the completion order and the
 outcome of every task, so one property covers every interleaving.
@@ -103,7 +103,8 @@ class ManualPool:
         """
         item = self._claim(task, "complete")
         if result is _NO_RESULT:
-            item._phase = RUNNING
+            with self._lock:
+                item._phase = RUNNING
             item._execute_in_worker()
         else:
             item._w_value = result
@@ -158,7 +159,8 @@ class ManualPool:
 
     def _deliver(self, item: ThreadTask[Any]) -> None:
         """Finish the claimed task as a worker's completion would, then run the scheduler until idle."""
-        item._phase = RAN
+        with self._lock:
+            item._phase = RAN
         item._deliver()
         _scheduler.bridge().run_pending()
 
@@ -166,9 +168,10 @@ class ManualPool:
 
     def _drop_queued(self) -> None:
         """Forget every pending task; its function never runs."""
-        for task in self._queue:
-            if task._phase is QUEUED:
-                task._phase = DROPPED
+        with self._lock:
+            for task in self._queue:
+                if task._phase is QUEUED:
+                    task._phase = DROPPED
         self._queue.clear()
 
     def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
