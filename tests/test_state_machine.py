@@ -3,7 +3,9 @@
 The model replays what the scheduler promises: a task ends once; a done
 callback is queued when its task ends and runs in FIFO order; a gather slot
 sees its child's outcome in that order, and the first failure cancels the other
-children in argument order; a cancelled coroutine cancels what it waits on.
+children in argument order; a cancelled coroutine cancels what it waits on,
+then takes its CancelledError on a later step (and may catch it to clean up).
+Coroutines may wait on coroutines and gathers on anything.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Node:
     results: list[Any] = attrs.Factory(list)
     remaining: int = 0
     ran_expected: int = 0
+    # Coroutines only: catches CancelledError and returns ("cleaned", None).
+    cleans_up: bool = False
+    # Coroutines only: cancel() was called; the CancelledError is on its way.
+    cancelling: bool = False
 
 
 def comparable(value: Any) -> Any:
@@ -72,6 +78,17 @@ def waiter(target: qtasks.Task[Any]) -> Any:
     return ("ok", value)
 
 
+@qtasks.coroutine
+async def cleaner(target: qtasks.Task[Any]) -> Any:
+    try:
+        value = await target
+    except qtasks.CancelledError:
+        return ("cleaned", None)
+    except Exception as exc:  # noqa: BLE001 - the outcome the model predicts
+        return ("err", exc)
+    return ("ok", value)
+
+
 class SchedulerMachine(RuleBasedStateMachine):
     """Submit, complete, fail and cancel tasks, coroutines and gathers; compare with the model."""
 
@@ -83,7 +100,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.ran: Counter[int] = Counter()
         self.callbacks: Counter[int] = Counter()
         self.callback_threads: set[int] = set()
-        self.queue: deque[tuple[Node, int, Node]] = deque()
+        # What the scheduler will do next, in its FIFO order: (waiter, position,
+        # finished child), or (coroutine, 0, None) for a cancelled coroutine's step.
+        self.queue: deque[tuple[Node, int, Node | None]] = deque()
 
     # -- the model ------------------------------------------------------------
 
@@ -107,8 +126,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         if node.state != PENDING:
             return False
         if node.kind == "coroutine":
-            self.settle(node, CANCELLED)
-            self.cancel(node.children[0])
+            if not node.cancelling:
+                node.cancelling = True
+                self.cancel(node.children[0])
+                self.queue.append((node, 0, None))
         else:
             self.settle(node, CANCELLED)
             for child in node.children:
@@ -128,13 +149,20 @@ class SchedulerMachine(RuleBasedStateMachine):
             if dependent.state != PENDING:
                 continue
             if dependent.kind == "coroutine":
-                if child.state == FINISHED:
+                if child is None or child.state == CANCELLED:
+                    if dependent.cleans_up:
+                        self.settle(dependent, FINISHED, ("cleaned", None))
+                    else:
+                        self.settle(dependent, CANCELLED)
+                elif dependent.cancelling:
+                    continue  # a late wake-up from what it no longer waits on
+                elif child.state == FINISHED:
                     self.settle(dependent, FINISHED, ("ok", child.value))
-                elif child.state == FAILED:
-                    self.settle(dependent, FINISHED, ("err", child.exc))
                 else:
-                    self.settle(dependent, CANCELLED)
-            elif child.state == FINISHED or dependent.return_exceptions:
+                    self.settle(dependent, FINISHED, ("err", child.exc))
+                continue
+            assert child is not None
+            if child.state == FINISHED or dependent.return_exceptions:
                 if child.state == FINISHED:
                     dependent.results[position] = child.value
                 elif child.state == FAILED:
@@ -210,13 +238,13 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert expected == node.real.cancel()
         self.drain()
 
-    @precondition(lambda self: any(n.kind in ("thread", "gather") for n in self.nodes))
-    @rule(index=strategies.indices)
-    def start_coroutine(self, index: int) -> None:
-        targets = [n for n in self.nodes if n.kind in ("thread", "gather")]
-        target = targets[index % len(targets)]
-        node = self.add("coroutine", waiter(target.real))
+    @precondition(lambda self: self.nodes)
+    @rule(index=strategies.indices, cleans_up=st.booleans())
+    def start_coroutine(self, index: int, cleans_up: bool) -> None:
+        target = self.nodes[index % len(self.nodes)]
+        node = self.add("coroutine", (cleaner if cleans_up else waiter)(target.real))
         node.children = [target]
+        node.cleans_up = cleans_up
         self.watch(node, 0, target)
         self.drain()
 
@@ -231,10 +259,8 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     @rule(positions=strategies.child_indices, return_exceptions=st.booleans())
     def gather(self, positions: list[int], return_exceptions: bool) -> None:
-        threads = [n for n in self.nodes if n.kind == "thread"]
-        if not threads:
-            positions = []
-        children = [threads[p % len(threads)] for p in positions]
+        nodes = self.nodes
+        children = [nodes[p % len(nodes)] for p in positions] if nodes else []
         real = qtasks.gather(*(c.real for c in children), return_exceptions=return_exceptions)
         node = self.add("gather", real)
         node.children = children
