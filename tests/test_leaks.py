@@ -34,16 +34,19 @@ async def parent(n: int, refs: list[weakref.ref[Any]]) -> int:
     for i in range(n):
         handle = child(i) if i % 2 else qtasks.run(double, i)
         refs.append(weakref.ref(handle))
+        if isinstance(handle, qtasks.CoroutineTask):
+            refs.append(weakref.ref(handle._coro))  # the generator object itself
         children.append(handle)
     results = await qtasks.gather(*children)
     return sum(results)
 
 
 def run_batch(n: int, finish: Callable[[qtasks.Task[Any]], int]) -> list[weakref.ref[Any]]:
-    """Push n tasks through a coroutine's gather; return weak references to every handle."""
+    """Push n tasks through a coroutine's gather; return weak references to every handle and coroutine."""
     refs: list[weakref.ref[Any]] = []
     handle = parent(n, refs)
     refs.append(weakref.ref(handle))
+    refs.append(weakref.ref(handle._coro))  # the async def's coroutine object
     assert n * (n - 1) == finish(handle)
     return refs
 

@@ -46,6 +46,7 @@ class Tally:
     # Progress listeners' last value seen when the done callback ran, per key.
     progress: dict[int, object] = attrs.Factory(dict)
     late_progress: int = 0
+    off_gui_thread: int = 0
 
     def work(self, key: int, mode: int) -> int:
         """Worker thread: count the run, then return, fail, or poll the cancel flag."""
@@ -60,6 +61,26 @@ class Tally:
             for i in range(100):
                 qtasks.report_progress(i)
         return 2 * key
+
+    def check(self, handles: dict[int, qtasks.Task[Any]], waiter_key: int | None) -> None:
+        """GUI thread, after a schedule: count lost and duplicated outcomes."""
+        for key, task in handles.items():
+            ran = self.ran[key]
+            calls = self.callbacks[key]
+            if calls > 1 or ran > 1:
+                self.duplicated += 1
+            if calls == 0 or not task.done():
+                self.lost += 1
+            elif task.cancelled():
+                self.cancelled += 1
+            elif task.exception() is not None:
+                if ran != 1 or not isinstance(task.exception(), ValueError):
+                    self.lost += 1
+            elif ran != 1 or task.result() != 2 * key:
+                self.lost += 1
+        if waiter_key is not None:
+            self.duplicated += self.callbacks[waiter_key] > 1
+            self.lost += self.callbacks[waiter_key] == 0
 
 
 @qtasks.coroutine
@@ -77,6 +98,7 @@ def run_schedule(rng: random.Random, pool: qtasks.Pool, tally: Tally, first_key:
     def count(key: int) -> Any:
         def done(task: qtasks.Task[Any]) -> None:
             tally.callbacks.update((key,))
+            tally.off_gui_thread += threading.current_thread() is not threading.main_thread()
             # The last progress value arrives before the done callbacks.
             if key in tally.progress and not task.cancelled() and tally.progress[key] != 99:
                 tally.late_progress += 1
@@ -114,23 +136,7 @@ def run_schedule(rng: random.Random, pool: qtasks.Pool, tally: Tally, first_key:
     # its late (dropped) completion and the last done callbacks.
     pool.qthreadpool.waitForDone()
     _scheduler.bridge().run_pending()
-    for key, task in handles.items():
-        ran = tally.ran[key]
-        calls = tally.callbacks[key]
-        if calls > 1 or ran > 1:
-            tally.duplicated += 1
-        if calls == 0 or not task.done():
-            tally.lost += 1
-        elif task.cancelled():
-            tally.cancelled += 1
-        elif task.exception() is not None:
-            if ran != 1 or not isinstance(task.exception(), ValueError):
-                tally.lost += 1
-        elif ran != 1 or task.result() != 2 * key:
-            tally.lost += 1
-    if waiter is not None and tally.callbacks[-first_key] != 1:
-        tally.duplicated += tally.callbacks[-first_key] > 1
-        tally.lost += tally.callbacks[-first_key] == 0
+    tally.check(handles, -first_key if waiter is not None else None)
     tally.schedules += 1
     tally.tasks += len(handles)
     return first_key + len(handles)
@@ -160,8 +166,15 @@ def test_random_schedules_lose_and_duplicate_nothing(qapp: Any) -> None:
         key = run_schedule(rng, rng.choice(pools), tally, key)
     print(
         f"\nstress: {tally.schedules} schedules, {tally.tasks} tasks ({tally.cancelled} cancelled), "
-        f"lost {tally.lost}, duplicated {tally.duplicated}, last progress late {tally.late_progress}"
+        f"lost {tally.lost}, duplicated {tally.duplicated}, last progress late {tally.late_progress}, "
+        f"callbacks off the GUI thread {tally.off_gui_thread}"
     )
-    assert (SCHEDULES, 0, 0, 0) == (tally.schedules, tally.lost, tally.duplicated, tally.late_progress)
+    assert (SCHEDULES, 0, 0, 0, 0) == (
+        tally.schedules,
+        tally.lost,
+        tally.duplicated,
+        tally.late_progress,
+        tally.off_gui_thread,
+    )
     for pool in pools:
         assert [] == pool.shutdown(timeout=10)
