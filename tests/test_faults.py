@@ -39,6 +39,7 @@ def run_script(name: str) -> subprocess.CompletedProcess[str]:
         ("progress_callback", ["LookupError: boom-in-progress-callback 1"]),
         ("base_exceptions", ["SystemExit: boom-system-exit", "KeyboardInterrupt: boom-keyboard-interrupt"]),
         ("gc_in_workers", ["OSError: boom-collected-unconsumed"]),
+        ("error_in_finally_at_quit", ["RuntimeError: boom-in-finally-at-quit"]),
     ],
 )
 def test_every_error_is_printed_once_and_the_process_exits_normally(script: str, errors: list[str]) -> None:
@@ -49,7 +50,9 @@ def test_every_error_is_printed_once_and_the_process_exits_normally(script: str,
     lines = stderr.splitlines()
     # The exception line of each traceback; the note qtasks adds repeats the text in a sentence.
     assert {e: errors.count(e) for e in errors} == {e: lines.count(e) for e in errors}, stderr
-    assert len(errors) == stderr.count("Traceback (most recent call last):"), stderr
+    # One traceback per error; a chained one ("During handling...") prints its cause's too.
+    chained = stderr.count("During handling of the above exception, another exception occurred:")
+    assert len(errors) == stderr.count("Traceback (most recent call last):") - chained, stderr
     assert "Fatal Python error" not in stderr
 
 
