@@ -549,13 +549,16 @@ def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
     qtasks_run(task)
     assert "<ThreadTask double() finished>" == repr(task)
 
+    gate = Gate()
+
     @qtasks.coroutine
     def waiter() -> Any:
-        yield qtasks.gather(qtasks.run(Gate()))
+        yield qtasks.gather(qtasks.run(gate))
 
     handle = waiter()
     assert "waiter() pending, waiting on <GatherTask of 1" in repr(handle)
     handle.cancel()
+    gate.opened.set()
 
 
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
