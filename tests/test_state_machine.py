@@ -5,7 +5,9 @@ callback is queued when its task ends and runs in FIFO order; a gather slot
 sees its child's outcome in that order, and the first failure cancels the other
 children in argument order; a cancelled coroutine cancels what it waits on,
 then takes its CancelledError on a later step (and may catch it to clean up).
-Coroutines may wait on coroutines and gathers on anything.
+Coroutines may wait on coroutines and gathers on anything; a wait() finishes
+when its condition holds over its children's states at that moment, and
+cancels nothing.
 """
 
 from __future__ import annotations
@@ -58,12 +60,16 @@ class Node:
     cleans_up: bool = False
     # Coroutines only: cancel() was called; the CancelledError is on its way.
     cancelling: bool = False
+    # wait() only: ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION.
+    return_when: str = ""
 
 
 def comparable(value: Any) -> Any:
-    """Replace CancelledError instances by the class, which the model records."""
+    """Replace CancelledError instances by the class and sets of handles by their ids, as in the model."""
     if isinstance(value, qtasks.CancelledError):
         return qtasks.CancelledError
+    if isinstance(value, set):
+        return {id(task) for task in value}
     if isinstance(value, (list, tuple)):
         return type(value)(comparable(v) for v in value)
     return value
@@ -132,9 +138,22 @@ class SchedulerMachine(RuleBasedStateMachine):
                 self.queue.append((node, 0, None))
         else:
             self.settle(node, CANCELLED)
-            for child in node.children:
-                self.cancel(child)
+            if node.kind == "gather":
+                for child in node.children:
+                    self.cancel(child)
         return True
+
+    def check_wait(self, node: Node) -> None:
+        """Finish a wait() whose condition holds now, like WaitTask._check."""
+        done = [child for child in node.children if child.state != PENDING]
+        when = node.return_when
+        if (
+            len(done) == len(node.children)
+            or (when == qtasks.FIRST_COMPLETED and done)
+            or (when == qtasks.FIRST_EXCEPTION and any(child.state == FAILED for child in done))
+        ):
+            pending = [child for child in node.children if child.state == PENDING]
+            self.settle(node, FINISHED, ({id(c.real) for c in done}, {id(c.real) for c in pending}))
 
     def watch(self, dependent: Node, position: int, child: Node) -> None:
         """Wait on `child` as the real handle does: at once if done, else when it ends."""
@@ -162,7 +181,9 @@ class SchedulerMachine(RuleBasedStateMachine):
                     self.settle(dependent, FINISHED, ("err", child.exc))
                 continue
             assert child is not None
-            if child.state == FINISHED or dependent.return_exceptions:
+            if dependent.kind == "wait":
+                self.check_wait(dependent)
+            elif child.state == FINISHED or dependent.return_exceptions:
                 if child.state == FINISHED:
                     dependent.results[position] = child.value
                 elif child.state == FAILED:
@@ -273,11 +294,26 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.watch(node, position, child)
         self.drain()
 
-    @precondition(lambda self: any(n.kind == "gather" for n in self.nodes))
+    @rule(
+        positions=strategies.child_indices,
+        return_when=st.sampled_from([qtasks.ALL_COMPLETED, qtasks.FIRST_COMPLETED, qtasks.FIRST_EXCEPTION]),
+    )
+    def wait(self, positions: list[int], return_when: str) -> None:
+        nodes = self.nodes
+        children = [nodes[p % len(nodes)] for p in positions] if nodes else []
+        node = self.add("wait", qtasks.wait([c.real for c in children], return_when=return_when))
+        node.children = children
+        node.return_when = return_when
+        self.check_wait(node)  # WaitTask checks at once, then on each child's callback
+        for position, child in enumerate(children):
+            self.watch(node, position, child)
+        self.drain()
+
+    @precondition(lambda self: any(n.kind in ("gather", "wait") for n in self.nodes))
     @rule(index=strategies.indices)
-    def cancel_gather(self, index: int) -> None:
-        node = self.pick("gather", index)
-        assert node is not None
+    def cancel_gather_or_wait(self, index: int) -> None:
+        candidates = [n for n in self.nodes if n.kind in ("gather", "wait")]
+        node = candidates[index % len(candidates)]
         expected = self.cancel(node)
         assert expected == node.real.cancel()
         self.drain()
