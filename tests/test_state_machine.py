@@ -168,13 +168,13 @@ class SchedulerMachine(RuleBasedStateMachine):
             if dependent.state != PENDING:
                 continue
             if dependent.kind == "coroutine":
+                if child is not None and dependent.cancelling:
+                    continue  # a late wake-up from what it no longer waits on
                 if child is None or child.state == CANCELLED:
                     if dependent.cleans_up:
                         self.settle(dependent, FINISHED, ("cleaned", None))
                     else:
                         self.settle(dependent, CANCELLED)
-                elif dependent.cancelling:
-                    continue  # a late wake-up from what it no longer waits on
                 elif child.state == FINISHED:
                     self.settle(dependent, FINISHED, ("ok", child.value))
                 else:
