@@ -106,6 +106,8 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.ran: Counter[int] = Counter()
         self.callbacks: Counter[int] = Counter()
         self.callback_threads: set[int] = set()
+        # Progress deliveries and done callbacks, in the order they ran.
+        self.events: list[tuple[str, int]] = []
         # What the scheduler will do next, in its FIFO order: (waiter, position,
         # finished child), or (coroutine, 0, None) for a cancelled coroutine's step.
         self.queue: deque[tuple[Node, int, Node | None]] = deque()
@@ -119,6 +121,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         def count(_task: object, number: int = node.number) -> None:
             self.callbacks[number] += 1
             self.callback_threads.add(threading.get_ident())
+            self.events.append(("done", number))
 
         real.add_done_callback(count)
         return node
@@ -216,9 +219,12 @@ class SchedulerMachine(RuleBasedStateMachine):
         def work() -> int:
             self.ran[number] += 1
             qtasks.check_cancelled()
+            qtasks.report_progress(number)
             return number * 10
 
-        self.add("thread", qtasks.run(work))
+        task = qtasks.run(work)
+        task.on_progress(lambda value: self.events.append(("progress", value)))
+        self.add("thread", task)
         self.drain()
 
     @precondition(lambda self: self.pool.pending)
@@ -338,6 +344,15 @@ class SchedulerMachine(RuleBasedStateMachine):
         expected = {node.number: 1 for node in self.nodes if node.state != PENDING}
         assert expected == dict(self.callbacks)
         assert self.callback_threads <= {threading.main_thread().ident}
+
+    @invariant()
+    def progress_arrives_once_before_the_done_callback(self) -> None:
+        for node in self.nodes:
+            mine = [event for event in self.events if event[1] == node.number]
+            if node.ran_expected:
+                assert [("progress", node.number), ("done", node.number)] == mine
+            elif node.state != PENDING:
+                assert [("done", node.number)] == mine
 
     @invariant()
     def functions_ran_only_when_completed(self) -> None:
