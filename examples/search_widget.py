@@ -1,18 +1,23 @@
-"""A search box whose lookups run on the thread pool while the user keeps typing.
+"""A search box whose lookups all run to the end, finishing in any order.
 
-Every keystroke starts a lookup. Lookups finish in any order; the widget shows
-the results (or the error) of the query in the box, never those of a query the
-user has typed over. Run it, or `python examples/search_widget.py --smoke` to
-type three queries headless and print what the widget shows.
+Unlike `search_as_you_type.py`, which restarts its slot on each keystroke,
+every lookup here runs to the end (a real program might cache them all). The
+widget must then show the results, or the error, of the text in the box,
+never those of a text the user has typed over. `test_search_widget.py` proves
+it for every order in which the lookups finish, with `qtasks.testing.drive`.
+
+    python examples/search_widget.py            # the window
+    python examples/search_widget.py --smoke    # drive it headless; exit 0 on success
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
-from PyQt5.QtWidgets import QApplication, QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
+from _smoke import main, wait_until
+from PyQt5.QtWidgets import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
 
 import qtasks
 
@@ -62,19 +67,13 @@ class SearchWidget(QWidget):
         return [self.results.item(row).text() for row in range(self.results.count())]
 
 
-def main(argv: list[str]) -> int:
-    app = QApplication(argv)
-    widget = SearchWidget()
-    widget.show()
-    if "--smoke" in argv:
-        for text in ("q", "qu", "qui"):
-            widget.edit.setText(text)
-        while qtasks.running():
-            app.processEvents()
-        print(widget.status.text(), widget.shown())
-        return 0
-    return app.exec_()
+def smoke(window: SearchWidget) -> Generator[Any, Any, None]:
+    """Type three queries at once: the widget ends showing the last one's results."""
+    for text in ("q", "qu", "qui"):
+        window.edit.setText(text)
+    yield from wait_until(lambda: window.status.text() == "1 results for 'qui'", "the last query's results")
+    assert ["quit"] == window.shown()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(SearchWidget, smoke))

@@ -10,8 +10,11 @@ from __future__ import annotations
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
+from ._executor import ExecutorTask, run_in, wrap
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
+from ._slot import slot
 from ._task import Task
 
 __version__ = "0.1.0.dev0"
@@ -22,6 +25,7 @@ __all__ = [
     "FIRST_EXCEPTION",
     "CancelledError",
     "CoroutineTask",
+    "ExecutorTask",
     "Pool",
     "Task",
     "ThreadTask",
@@ -33,7 +37,13 @@ __all__ = [
     "gather",
     "report_progress",
     "run",
+    "run_in",
     "running",
     "shutdown",
+    "sleep",
+    "slot",
+    "timeout",
     "wait",
+    "wait_signal",
+    "wrap",
 ]

@@ -74,6 +74,29 @@ class CoroutineTask(Task[T]):
         # else the coroutine is inside _step right now, which sees the flag.
         return True
 
+    def _cancel_now(self) -> bool:
+        """Throw `CancelledError` in at the current suspension right now, not on the next step.
+
+        GUI thread. For an owner that is about to disappear (a QObject being
+        deleted): its `finally` blocks must run while it still exists. If the
+        coroutine is running (it is deleting its own owner), the throw happens
+        at its next suspension instead. Returns False if it is done.
+        """
+        if self._state is not PENDING:
+            return False
+        coro = self._coro
+        self._must_cancel = True
+        if coro is None or getattr(coro, "gi_running", False) or getattr(coro, "cr_running", False):
+            return True  # inside _step right now, which sees the flag
+        waiting = self._waiting_on
+        # Why: forgetting the child first makes its late wake-up, and the
+        # _resume_cancelled an earlier cancel() queued, no-ops.
+        self._waiting_on = None
+        if waiting is not None:
+            waiting.cancel()
+        self._step(None, None)
+        return True
+
     def _resume_cancelled(self) -> None:
         if self._state is PENDING and self._waiting_on is None:
             self._step(None, None)

@@ -396,9 +396,7 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     task.cancel()
     assert [] == calls
     task.cancel()
-    # Why: with one pool thread, a worker that already took the gate would
-    # hold the only thread and starve the probes below.
-    gate.opened.set()
+    gate.opened.set()  # with one pool thread, the probe below would wait behind the gate
     qtasks_run(qtasks.run(double, 1))
     assert [(task, threading.get_ident())] == calls
     late: list[object] = []
@@ -406,6 +404,7 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     assert [] == late
     qtasks_run(qtasks.run(double, 1))
     assert [task] == late
+    gate.opened.set()
 
 
 def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:

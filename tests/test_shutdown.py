@@ -8,10 +8,9 @@ import time
 from typing import Any
 
 import pytest
+from test_faults import run_script
 
 import qtasks
-
-from .test_faults import run_script
 
 
 def test_quit_during_a_fan_out_of_500_exits_within_2_seconds() -> None:

@@ -18,6 +18,7 @@ from collections import Counter, deque
 from typing import Any
 
 import attrs
+import strategies
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,8 +32,6 @@ from hypothesis.stateful import (
 import qtasks
 from qtasks import _pool, _scheduler
 from qtasks.testing import ManualPool
-
-from . import strategies
 
 PENDING, FINISHED, FAILED, CANCELLED = "pending", "finished", "failed", "cancelled"
 

@@ -1,0 +1,332 @@
+"""@slot: coroutines for Qt slots, bound to the lifetime of their QObject.
+
+Three jobs on top of `coroutine`:
+
+- Signal arguments. PyQt passes every argument a signal carries into a
+  ``*args`` wrapper (``clicked(bool)`` into ``def on_click(self)``), so the
+  wrapper trims them to what the function takes. How many is decided once, at
+  decoration: the positional parameters without a default. Defaults are never
+  filled by a stray signal argument; a ``*args`` function receives everything.
+- Lifetime. A coroutine started on a method of a QObject belongs to that
+  owner. An `_Owner` (one per owning QObject) sees the owner's DeferredDelete
+  event, before `deleteLater` deletes it, and its `destroyed` signal, for every
+  other way to go (parent deleted, `sip.delete`). Either way it cancels the
+  owner's coroutines at once, not on the next step: after `destroyed` the
+  object is gone, and their `finally` blocks should run while it is still
+  there where Qt allows it.
+- Reentry. What a second call on the same owner does while one is running.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from typing import Any, Callable, Final, Generator, TypeVar, overload
+
+from PyQt5 import sip
+from PyQt5.QtCore import QEvent, QObject
+
+from . import _scheduler
+from ._bridge import report
+from ._coroutine import AnyCoroutine, CoroutineTask
+from ._errors import CancelledError
+from ._task import FINISHED, PENDING, Task
+
+__all__ = ["slot"]
+
+T = TypeVar("T")
+
+REENTRY: Final = ("concurrent", "restart", "ignore", "queue")
+
+# One _Owner per QObject that has started a slot coroutine; weak, so a
+# forgotten widget is not kept alive by qtasks.
+_OWNERS: weakref.WeakKeyDictionary[QObject, _Owner] = weakref.WeakKeyDictionary()
+
+
+def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
+    """Call `fn(task)` on the GUI thread when `task` ends, without consuming its outcome.
+
+    A watcher is not a consumer: a slot's failure must still reach
+    `sys.excepthook` when nobody awaits the handle. The task must be pending.
+    """
+    callbacks = task._callbacks
+    assert callbacks is not None
+    callbacks.append(fn)
+
+
+def _owner_gone_error(exc: BaseException) -> bool:
+    """Tell whether `exc` only says that a wrapped C++ object was deleted."""
+    return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
+
+
+class _Owner(QObject):
+    """The running slot coroutines of one QObject, and what ends them with it.
+
+    GUI thread. Holds the owner only weakly (through the registry key); the
+    coroutines hold it strongly through their `self` argument.
+    """
+
+    def __init__(self, owner: QObject) -> None:
+        super().__init__()
+        # True once the owner is being deleted: nothing resumes normally after.
+        self.gone = False
+        # Invariant: every pending slot coroutine of the owner is a key here
+        # (finished ones leave through their watcher).
+        self.tasks: dict[CoroutineTask[Any], None] = {}
+        # Per slot function: its pending calls, oldest first.
+        self.calls: dict[object, list[CoroutineTask[Any]]] = {}
+        self._owner = weakref.ref(owner)
+        if sip.isdeleted(owner):
+            # A late signal into a slot of an object already gone: nothing may start.
+            self.gone = True
+        else:
+            owner.destroyed.connect(self._on_destroyed)
+
+    def track(self, task: CoroutineTask[Any], calls: list[CoroutineTask[Any]]) -> None:
+        if not self.tasks:
+            self._filter(install=True)
+        self.tasks[task] = None
+        calls.append(task)
+
+        def forget(done: Task[Any]) -> None:
+            self.tasks.pop(task, None)
+            if task in calls:
+                calls.remove(task)
+            if not self.tasks:
+                self._filter(install=False)
+
+        _watch(task, forget)
+
+    def _filter(self, *, install: bool) -> None:
+        """Watch the owner's events only while it has coroutines: a filter costs every event."""
+        owner = self._owner()
+        if owner is None or self.gone or sip.isdeleted(owner):
+            return
+        if install:
+            # Event filters only work within one thread; `destroyed` is the fallback.
+            if owner.thread() == self.thread():
+                owner.installEventFilter(self)
+        else:
+            owner.removeEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """Cancel the owner's coroutines just before `deleteLater` deletes it. GUI thread."""
+        try:
+            if event.type() == QEvent.DeferredDelete:
+                self._end()
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+            report(exc)
+        return False
+
+    def _on_destroyed(self, *_args: object) -> None:
+        try:
+            self._end()
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+            report(exc)
+
+    def _end(self) -> None:
+        """Cancel every coroutine of the owner now; their finally blocks run here."""
+        self.gone = True
+        # A finally block may start or wait for more; a few rounds settle it.
+        for _ in range(8):
+            tasks = [task for task in self.tasks if task._state is PENDING]
+            if not tasks:
+                break
+            for task in tasks:
+                task._cancel_now()
+                if task._state is PENDING:
+                    task.cancel()
+            self.tasks = {task: None for task in tasks if task._state is PENDING}
+
+
+def _owner_of(owner: QObject) -> _Owner:
+    existing = _OWNERS.get(owner)
+    if existing is None:
+        existing = _OWNERS[owner] = _Owner(owner)
+    return existing
+
+
+class _AllDone(Task[None]):
+    """Finishes when every one of the given tasks has ended, whatever their outcome."""
+
+    __slots__ = ("_remaining",)
+
+    def __init__(self, tasks: list[CoroutineTask[Any]]) -> None:
+        super().__init__()
+        self._remaining = 0
+        for task in tasks:
+            if task._state is PENDING:
+                self._remaining += 1
+                _watch(task, self._one_done)
+        if not self._remaining:
+            self._finish(FINISHED)
+
+    def _one_done(self, _task: Task[Any]) -> None:
+        self._remaining -= 1
+        if self._remaining == 0:
+            self._finish(FINISHED)
+
+    def _describe(self) -> str:
+        return f"for the {self._remaining} earlier call(s)"
+
+
+def _run_owned(
+    start: Callable[[], AnyCoroutine[T]], owner: _Owner | None, turn: Task[None] | None
+) -> Generator[Any, Any, T]:
+    """Wait for `turn`, then drive the slot's body, refusing to resume it once the owner is gone."""
+    if turn is not None:
+        yield turn
+    if owner is not None and owner.gone:
+        msg = "the slot's owner was deleted before the call started"
+        raise CancelledError(msg)
+    body = start()
+    value: Any = None
+    exc: BaseException | None = None
+    immediate = 0
+    while True:
+        try:
+            yielded = body.send(value) if exc is None else body.throw(exc)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        except RuntimeError as error:
+            if owner is not None and owner.gone and _owner_gone_error(error):
+                # Why: the finally block touched the deleted owner; that is
+                # the deletion itself, not a bug to report.
+                msg = "the slot's owner was deleted"
+                raise CancelledError(msg) from error
+            raise
+        value = exc = None
+        if owner is not None and owner.gone and immediate < 8:
+            # The owner went while the body ran (it deleted itself, say):
+            # cancel at this suspension instead of waiting. A body that keeps
+            # catching it waits normally after a few rounds, rather than
+            # spinning here, and is refused every normal resumption below.
+            immediate += 1
+            if isinstance(yielded, Task):
+                yielded.cancel()
+            elif inspect.iscoroutine(yielded):
+                yielded.close()  # never started, so never awaited
+            exc = CancelledError("the slot's owner was deleted")
+            continue
+        try:
+            value = yield yielded
+        except GeneratorExit:
+            body.close()
+            raise
+        except BaseException as thrown:  # noqa: BLE001 - handed on to the body
+            exc = thrown
+        else:
+            if owner is not None and owner.gone:
+                exc = CancelledError("the slot's owner was deleted")
+                value = None
+
+
+def _trim_count(fn: Callable[..., Any]) -> int | None:
+    """Return how many positional arguments `fn` takes from a signal, or None for all."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        positional = parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        if positional and parameter.default is parameter.empty:
+            count += 1
+    return count
+
+
+def _is_method(fn: Callable[..., Any]) -> bool:
+    """Tell whether `fn` is defined in a class body, so its first argument is its owner."""
+    parts = getattr(fn, "__qualname__", "").split(".")
+    return len(parts) >= 2 and parts[-2] != "<locals>"
+
+
+def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[..., CoroutineTask[T]]:
+    if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
+        msg = (
+            f"qtasks.slot needs a generator function or an async def, got {fn!r}: "
+            "add a yield or make it async def"
+        )
+        raise TypeError(msg)
+    name = getattr(fn, "__qualname__", repr(fn))
+    keep = _trim_count(fn)
+    method = _is_method(fn)
+    # The calls of a plain function, or of a method called with a non-QObject first argument.
+    unowned_calls: list[CoroutineTask[Any]] = []
+    key = object()
+
+    @functools.wraps(fn)
+    def start(*args: Any, **kwargs: Any) -> CoroutineTask[T]:
+        if not _scheduler.on_gui_thread():
+            msg = (
+                f"qtasks slot {name} was called off the GUI thread; slots run on the GUI "
+                "thread: connect the signal with a queued connection, or use qtasks.run() "
+                "for work on a worker thread"
+            )
+            raise RuntimeError(msg)
+        if keep is not None and len(args) > keep:
+            args = args[:keep]
+        owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
+        if owner is None:
+            calls = unowned_calls
+        else:
+            calls = owner.calls.setdefault(key, [])
+        running = [task for task in calls if task._state is PENDING]
+        turn: Task[None] | None = None
+        if running:
+            if reentry == "ignore":
+                return running[-1]
+            if reentry == "restart":
+                for task in running:
+                    task._cancel_now()
+            elif reentry == "queue":
+                turn = _AllDone(running)
+        task = CoroutineTask(_run_owned(functools.partial(fn, *args, **kwargs), owner, turn), name)
+        if task._state is PENDING:
+            if owner is None:
+                unowned_calls.append(task)
+                _watch(task, lambda done: unowned_calls.remove(done) if done in unowned_calls else None)
+            else:
+                owner.track(task, calls)
+        return task
+
+    return start
+
+
+@overload
+def slot(fn: Callable[..., AnyCoroutine[T]], /) -> Callable[..., CoroutineTask[T]]: ...
+
+
+@overload
+def slot(
+    *, reentry: str = "concurrent"
+) -> Callable[[Callable[..., AnyCoroutine[T]]], Callable[..., CoroutineTask[T]]]: ...
+
+
+def slot(fn: Callable[..., AnyCoroutine[T]] | None = None, /, *, reentry: str = "concurrent") -> Any:
+    """Make a generator function or `async def` a Qt slot that starts a qtasks coroutine.
+
+    Use as `@qtasks.slot` or `@qtasks.slot(reentry=...)`, on methods of
+    QObjects or on plain functions, above or below `@pyqtSlot(...)`. Calling
+    it drops the positional arguments beyond the function's parameters without
+    a default (a signal's extras; pass defaulted parameters by keyword), runs
+    the body on the GUI thread up to its first suspension and returns its
+    `CoroutineTask`.
+    The coroutine is cancelled when its owner (`self`, a QObject) is deleted.
+    `reentry` says what a call does while an earlier call on the same owner
+    (on the same function, for plain functions) is running: "concurrent"
+    (both run), "restart" (cancel the running one, start the new one),
+    "ignore" (return the running call's handle) or "queue" (start after the
+    earlier calls end, in call order). Raises ValueError for another reentry
+    and TypeError, at decoration, for a function that is not a coroutine.
+    """
+    if reentry not in REENTRY:
+        allowed = ", ".join(repr(value) for value in REENTRY)
+        msg = f"qtasks.slot(reentry={reentry!r}): reentry must be one of {allowed}"
+        raise ValueError(msg)
+    if fn is None:
+        return functools.partial(_make_slot, reentry=reentry)
+    return _make_slot(fn, reentry)

@@ -1,0 +1,646 @@
+"""@qtasks.slot: signal arguments, the owner's lifetime, reentry policies."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import weakref
+from typing import Any
+
+import pytest
+from PyQt5 import sip
+from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
+
+import qtasks
+
+
+class Gate:
+    """A worker function that blocks until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, value: object = None) -> object:
+        self.entered.set()
+        self.opened.wait(10)
+        return value
+
+
+@pytest.fixture
+def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Collect what reaches sys.excepthook instead of printing it."""
+    calls: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
+    return calls
+
+
+class Emitter(QObject):
+    text = pyqtSignal(str)
+    two = pyqtSignal(int, str)
+
+
+class Panel(QWidget):
+    """A widget whose slots log what they receive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[Any] = []
+        self.button = QPushButton("Go", self)
+        self.label = QLabel("idle", self)
+
+    @qtasks.slot
+    def on_click(self) -> Any:
+        self.log.append("clicked")
+        yield qtasks.run(str, 1)
+        self.log.append("done")
+
+    @qtasks.slot
+    async def on_text(self, text: str) -> None:
+        self.log.append(text)
+
+    @qtasks.slot
+    def on_text_with_default(self, text: str, flag: str = "default") -> Any:
+        self.log.append((text, flag))
+        yield qtasks.run(str, 1)
+
+    @qtasks.slot
+    def on_anything(self, *args: Any) -> Any:
+        self.log.append(args)
+        yield qtasks.run(str, 1)
+
+
+def test_clicked_bool_into_a_method_taking_only_self(qtbot: Any, qtasks_run: Any) -> None:
+    """clicked(bool) into `def on_click(self)` drops the bool and runs the slot."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    panel.button.clicked.connect(panel.on_click)
+    panel.button.click()
+    assert ["clicked"] == panel.log
+    qtbot.waitUntil(lambda: ["clicked", "done"] == panel.log)
+
+
+def test_text_changed_into_a_method_taking_the_text(qtbot: Any) -> None:
+    """textChanged(str) arrives as the one argument after self."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    edit = QLineEdit(panel)
+    edit.textChanged.connect(panel.on_text)
+    edit.setText("abc")
+    assert ["abc"] == panel.log
+
+
+def test_defaults_are_never_filled_by_signal_arguments(qtbot: Any, qtasks_run: Any) -> None:
+    """A signal's extra argument does not fill a parameter that has a default."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    emitter = Emitter()
+    emitter.two.connect(panel.on_text_with_default)
+    emitter.two.emit(1, "extra")
+    assert [(1, "default")] == panel.log
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+def test_star_args_receive_every_signal_argument(qtbot: Any) -> None:
+    """A *args slot receives everything the signal carries."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    emitter = Emitter()
+    emitter.two.connect(panel.on_anything)
+    emitter.two.emit(1, "x")
+    assert [(1, "x")] == panel.log
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+def test_plain_function_slot_returns_its_handle(qtasks_run: Any) -> None:
+    """A plain function works too; a direct call returns the CoroutineTask."""
+
+    @qtasks.slot
+    def compute(x: int) -> Any:
+        return (yield qtasks.run(abs, x))
+
+    handle = compute(-4, "stray")
+    assert isinstance(handle, qtasks.CoroutineTask)
+    assert 4 == qtasks_run(handle)
+
+
+@pytest.mark.parametrize("order", ["pyqtSlot outside", "pyqtSlot inside"])
+def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
+    """@pyqtSlot above or below @qtasks.slot connects and runs the coroutine."""
+    if order == "pyqtSlot outside":
+
+        class Box(QWidget):
+            def __init__(self) -> None:
+                super().__init__()
+                self.log: list[str] = []
+
+            @pyqtSlot(str)
+            @qtasks.slot
+            def on_text(self, text: str) -> Any:
+                self.log.append(text)
+                yield qtasks.run(str, 1)
+
+    else:
+
+        class Box(QWidget):  # type: ignore[no-redef]
+            def __init__(self) -> None:
+                super().__init__()
+                self.log: list[str] = []
+
+            @qtasks.slot
+            @pyqtSlot(str)
+            def on_text(self, text: str) -> Any:
+                self.log.append(text)
+                yield qtasks.run(str, 1)
+
+    box = Box()
+    qtbot.addWidget(box)
+    emitter = Emitter()
+    emitter.text.connect(box.on_text)
+    emitter.text.emit("hello")
+    assert ["hello"] == box.log
+    handle = box.on_text("direct")
+    assert isinstance(handle, qtasks.CoroutineTask)
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+def test_decorating_a_plain_function_raises() -> None:
+    """@slot on something that is not a coroutine raises TypeError at decoration."""
+
+    def plain(self: object) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"qtasks.slot needs a generator function or an async def"):
+        qtasks.slot(plain)
+
+
+def test_bad_reentry_names_the_value_and_the_choices() -> None:
+    """An unknown reentry raises ValueError naming it and the allowed values."""
+    with pytest.raises(ValueError, match=r"reentry='twice'.*'concurrent', 'restart', 'ignore', 'queue'"):
+        qtasks.slot(reentry="twice")
+
+
+# -- the owner's lifetime ---------------------------------------------------
+
+
+class Loader(QWidget):
+    """A window whose slot waits on a worker and touches itself in finally."""
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+        self.log: list[str] = []
+        self.label = QLabel("idle", self)
+
+    @qtasks.slot
+    def on_load(self) -> Any:
+        log = self.log
+        try:
+            self.label.setText("loading")
+            yield qtasks.run(self.gate)
+            log.append("resumed")
+        except qtasks.CancelledError:
+            log.append("cancelled")
+            raise
+        finally:
+            log.append("finally")
+            self.label.setText("idle")  # fails when the C++ object is already gone
+
+
+def test_closing_a_window_cancels_its_slot_before_deletion(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """Closing a WA_DeleteOnClose window cancels its waiting slot; finally runs; nothing is reported."""
+    gate = Gate()
+    window = Loader(gate)
+    window.setAttribute(Qt.WA_DeleteOnClose)
+    window.show()
+    handle = window.on_load()
+    log = window.log
+    assert gate.entered.wait(10)
+    with qtbot.waitSignal(window.destroyed):
+        window.close()
+    assert ["cancelled", "finally"] == log
+    assert handle.cancelled()
+    gate.opened.set()
+    assert [] == hook_calls
+
+
+@pytest.mark.parametrize("how", ["deleteLater", "parent deleted", "sip.delete"])
+def test_deleting_the_owner_cancels_without_reporting(
+    qtbot: Any, hook_calls: list[BaseException], how: str
+) -> None:
+    """However the owner goes, its slot is cancelled, finally runs and no deleted-object error is reported."""
+    gate = Gate()
+    parent = QWidget()
+    window = Loader(gate)
+    window.setParent(parent)
+    handle = window.on_load()
+    log = window.log
+    assert gate.entered.wait(10)
+    if how == "deleteLater":
+        with qtbot.waitSignal(window.destroyed):
+            window.deleteLater()
+    elif how == "parent deleted":
+        with qtbot.waitSignal(window.destroyed):
+            parent.deleteLater()
+    else:
+        sip.delete(window)
+    assert ["cancelled", "finally"] == log
+    assert handle.cancelled()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+    del window
+
+
+class Search(QWidget):
+    """A search box whose textChanged slot queries a slow worker."""
+
+    def __init__(self, gate: Gate | None = None) -> None:
+        super().__init__()
+        self.gate = gate
+        self.edit = QLineEdit(self)
+        self.result = QLabel("", self)
+        self.queries: list[str] = []
+        self.edit.textChanged.connect(self.on_text)
+
+    @qtasks.slot(reentry="restart")
+    def on_text(self, text: str) -> Any:
+        self.queries.append(text)
+        try:
+            found = yield qtasks.run(self.gate if self.gate else str, text)
+            self.result.setText(f"result for {found}")
+        finally:
+            self.result.setToolTip(text)
+
+
+def test_deleting_a_widget_mid_query_reports_nothing(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """Deleting a search widget while its textChanged slot waits reports nothing to sys.excepthook."""
+    gate = Gate()
+    search = Search(gate)
+    search.edit.setText("abc")
+    assert gate.entered.wait(10)
+    running = [task for task in qtasks.running() if isinstance(task, qtasks.CoroutineTask)]
+    with qtbot.waitSignal(search.destroyed):
+        search.deleteLater()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [True] == [task.cancelled() for task in running]
+    assert [] == hook_calls
+
+
+def test_typing_ten_characters_fast_shows_one_result(qtbot: Any, qtasks_run: Any) -> None:
+    """With reentry='restart', ten fast keystrokes leave exactly one result, for the last text."""
+    search = Search()
+    qtbot.addWidget(search)
+    shown: list[str] = []
+    original = search.result.setText
+    search.result.setText = lambda text: (shown.append(text), original(text))  # type: ignore[method-assign]
+    for index in range(1, 11):
+        search.edit.setText("abcdefghij"[:index])
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert ["result for abcdefghij"] == shown
+    assert ["abcdefghij"[:index] for index in range(1, 11)] == search.queries
+
+
+def test_restart_cancels_the_running_call_first(qtbot: Any) -> None:
+    """reentry='restart' cancels the running call (its finally runs) before the new one starts."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="restart")
+        def go(self, name: str) -> Any:
+            log.append(f"start {name}")
+            try:
+                yield qtasks.run(gate)
+            finally:
+                log.append(f"end {name}")
+
+    box = Box()
+    first = box.go("a")
+    second = box.go("b")
+    assert ["start a", "end a", "start b"] == log
+    assert first.cancelled()
+    second.cancel()
+    gate.opened.set()
+    qtbot.waitUntil(second.done)
+
+
+def test_ignore_returns_the_running_handle(qtbot: Any, qtasks_run: Any) -> None:
+    """reentry='ignore' drops a second call and returns the running call's handle."""
+    starts: list[int] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self, n: int) -> Any:
+            starts.append(n)
+            return (yield qtasks.run(gate, n))
+
+    box = Box()
+    first = box.go(1)
+    assert first is box.go(2)
+    gate.opened.set()
+    assert 1 == qtasks_run(first)
+    assert 3 == qtasks_run(box.go(3))
+    assert [1, 3] == starts
+
+
+def test_queue_runs_calls_one_after_another_in_order(qtbot: Any, qtasks_run: Any) -> None:
+    """reentry='queue' returns handles at once and runs the calls one at a time, in call order."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(str, n)
+            log.append(f"end {n}")
+            return n
+
+    box = Box()
+    handles = [box.go(n) for n in range(3)]
+    assert ["start 0"] == log
+    assert [0, 1, 2] == qtasks_run(qtasks.gather(*handles))
+    assert ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"] == log
+
+
+def test_queue_skips_a_cancelled_waiting_call(qtbot: Any, qtasks_run: Any) -> None:
+    """A queued call cancelled before its turn never starts, and the next one still waits its turn."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate)
+            log.append(f"end {n}")
+
+    box = Box()
+    first, second, third = box.go(1), box.go(2), box.go(3)
+    assert second.cancel()
+    qtbot.waitUntil(second.done)
+    assert ["start 1"] == log
+    gate.opened.set()
+    qtasks_run(third)
+    assert ["start 1", "end 1", "start 3", "end 3"] == log
+    assert first.done()
+
+
+def test_reentry_is_per_owner(qtbot: Any) -> None:
+    """Two owners of an 'ignore' slot each run their own call."""
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self) -> Any:
+            yield qtasks.run(gate)
+
+    one, two = Box(), Box()
+    assert one.go() is not two.go()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+def test_deleting_the_owner_cancels_queued_calls(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """Queued calls of a deleted owner are cancelled and never start."""
+    log: list[int] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(n)
+            yield qtasks.run(gate)
+
+    box = Box()
+    handles = [box.go(n) for n in range(3)]
+    sip.delete(box)
+    assert all(handle.cancelled() for handle in handles)
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [0] == log
+    assert [] == hook_calls
+
+
+def test_a_slot_failure_is_reported(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """A slot whose failure nobody awaits still reaches sys.excepthook."""
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.run(str, 1)
+            raise ValueError("slot broke")
+
+    box = Box()
+    box.go()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    assert ["slot broke"] == [str(exc) for exc in hook_calls]
+    del box
+
+
+class Worker(QObject):
+    """A plain QObject whose slot reads its own name in finally."""
+
+    def __init__(self, gate: Gate, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.gate = gate
+        self.log: list[str] = []
+
+    @qtasks.slot
+    def go(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.run(self.gate)
+            log.append("resumed")
+        finally:
+            log.append("finally")
+            self.objectName()  # the C++ object is gone by `destroyed`: RuntimeError
+
+
+@pytest.mark.parametrize("how", ["sip.delete", "parent deleted"])
+def test_deleted_object_error_in_finally_is_not_reported(
+    qtbot: Any, hook_calls: list[BaseException], how: str
+) -> None:
+    """A finally block touching the already-deleted owner ends the slot cancelled, reporting nothing."""
+    gate = Gate()
+    parent = QObject()
+    worker = Worker(gate, parent)
+    log = worker.log
+    handle = worker.go()
+    sip.delete(worker if how == "sip.delete" else parent)
+    assert ["finally"] == log
+    assert handle.cancelled()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_nothing_resumes_normally_after_the_owner_is_gone(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot that swallows the cancellation and waits again gets CancelledError, not a result."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            try:
+                yield qtasks.sleep(10)
+            except qtasks.CancelledError:
+                log.append("cancelled")
+            try:
+                yield qtasks.run(str, 1)
+                log.append("resumed normally")
+            except qtasks.CancelledError:
+                log.append("cancelled again")
+                raise
+
+    box = Box()
+    handle = box.go()
+    sip.delete(box)
+    qtbot.waitUntil(handle.done)
+    assert ["cancelled", "cancelled again"] == log
+    assert handle.cancelled()
+    assert [] == hook_calls
+
+
+def test_a_slot_called_on_a_deleted_object_does_not_start(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """Calling a slot of an object whose C++ side is gone returns a cancelled handle and runs nothing."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            log.append("started")
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    sip.delete(box)
+    handle = box.go()
+    assert handle.cancelled()
+    assert [] == log
+    assert [] == hook_calls
+
+
+def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
+    """For a plain function, 'queue' orders the calls of that function."""
+    log: list[str] = []
+
+    @qtasks.slot(reentry="queue")
+    def step(n: int) -> Any:
+        log.append(f"start {n}")
+        yield qtasks.sleep(0)
+        log.append(f"end {n}")
+
+    qtasks_run(qtasks.gather(step(1), step(2)))
+    assert ["start 1", "end 1", "start 2", "end 2"] == log
+
+
+def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
+    """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    qtasks_run(box.go())
+    qtasks_run(qtasks.sleep(0))
+    ref = weakref.ref(box)
+    del box
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """@pyqtSlot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Box(QPushButton):
+        @pyqtSlot()
+        @qtasks.slot
+        def on_click(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                log.append("finally")
+
+    box = Box()
+    box.clicked.connect(box.on_click)
+    box.click()
+    assert gate.entered.wait(10)
+    with qtbot.waitSignal(box.destroyed):
+        box.deleteLater()
+    assert ["finally"] == log
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_a_slot_that_deletes_its_own_owner_stops_at_its_next_wait(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot deleting its own owner runs on to its next yield, where it is cancelled."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            log.append("after delete")
+            try:
+                yield qtasks.run(str, 1)
+                log.append("resumed")
+            finally:
+                log.append("finally")
+
+    handle = Box().go()
+    assert ["after delete", "finally"] == log
+    assert handle.cancelled()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_a_slot_ignoring_cancellation_does_not_freeze_the_gui(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot that swallows every CancelledError after deleting its owner ends when its waits run out."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            for _ in range(20):
+                try:
+                    yield qtasks.sleep(0)
+                except qtasks.CancelledError:
+                    log.append("swallowed")
+            log.append("gave up")
+
+    handle = Box().go()
+    qtbot.waitUntil(handle.done)
+    assert 20 * ["swallowed"] + ["gave up"] == log
+    assert [] == hook_calls
+
+
+def test_a_defaulted_parameter_is_filled_by_keyword(qtbot: Any) -> None:
+    """A direct caller passes a parameter that has a default by keyword; positional extras are dropped."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    panel.on_text_with_default("x", flag="given")
+    panel.on_text_with_default("y", "dropped")
+    assert [("x", "given"), ("y", "default")] == panel.log
+    qtbot.waitUntil(lambda: not qtasks.running())
