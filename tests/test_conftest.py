@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LEAVES_WORK_BEHIND = '''
+LEAVES_WORK_BEHIND = """
 import time
 
 from PyQt5.QtCore import QTimer
@@ -48,7 +48,7 @@ def test_leaves_a_timer(qapp):
 
 def test_after_that_no_timer_is_left(qapp):
     assert [] == _scheduler.bridge().findChildren(QTimer)
-'''
+"""
 
 
 def test_a_test_leaving_work_behind_fails_alone(tmp_path: Path) -> None:
