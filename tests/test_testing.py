@@ -84,7 +84,7 @@ def test_fail_needs_an_exception_instance(qtasks_manual_pool: ManualPool) -> Non
     assert [task] == qtasks_manual_pool.pending
 
 
-def test_complete_runs_the_function_with_worker_helpers(qtasks_manual_pool: ManualPool) -> None:
+def test_complete_runs_the_function_with_progress_and_cancel_flag(qtasks_manual_pool: ManualPool) -> None:
     """The real function runs on the GUI thread with report_progress and cancel_requested working."""
     seen: list[object] = []
 
