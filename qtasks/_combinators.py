@@ -172,4 +172,7 @@ def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> W
             "qtasks.FIRST_COMPLETED or qtasks.FIRST_EXCEPTION"
         )
         raise ValueError(msg)
-    return WaitTask(_tasks_of(awaitables, "qtasks.wait()"), constants[return_when])
+    # Why: like asyncio.wait, the awaitables form a set; a task given twice
+    # would otherwise count twice against the number done and never finish.
+    children = list(dict.fromkeys(_tasks_of(awaitables, "qtasks.wait()")))
+    return WaitTask(children, constants[return_when])

@@ -72,6 +72,13 @@ class LaneItem(Protocol):
     def _deliver(self) -> None: ...
 
 
+class TaskOwner(Protocol):
+    """What a ThreadTask needs from the pool that runs it (a Pool or a testing pool)."""
+
+    @property
+    def _lock(self) -> threading.Lock: ...
+
+
 def _callable_name(fn: object) -> str:
     name = getattr(fn, "__qualname__", None)
     return name if isinstance(name, str) else repr(fn)
@@ -94,7 +101,7 @@ class ThreadTask(Task[T]):
 
     def __init__(
         self,
-        pool: Pool,
+        pool: TaskOwner,
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -145,7 +152,7 @@ class ThreadTask(Task[T]):
 
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
-        bridge = self._pool._bridge
+        bridge = _scheduler.STATE.bridge
         if bridge is None:
             self._deliver_outcome()
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from PyQt5.QtCore import QEventLoop, QTimer
@@ -10,8 +10,9 @@ from PyQt5.QtWidgets import QApplication
 
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
+from .testing import ManualPool, manual_pool
 
-__all__ = ["qtasks_run"]
+__all__ = ["qtasks_manual_pool", "qtasks_run"]
 
 
 def run_until_done(awaitable: object, timeout: float = 5) -> Any:
@@ -43,3 +44,13 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
 def qtasks_run(qapp: QApplication) -> Callable[..., Any]:
     """Return `run(awaitable_or_handle, timeout=5)`: spin Qt until done, return its result."""
     return run_until_done
+
+
+@pytest.fixture
+def qtasks_manual_pool(qapp: QApplication) -> Iterator[ManualPool]:
+    """Make a `ManualPool` the pool `qtasks.run` uses for one test; restore the real one after.
+
+    Tasks the test leaves pending are cancelled at teardown.
+    """
+    with manual_pool() as pool:
+        yield pool

@@ -9,11 +9,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from collections.abc import Iterator
 
 import pytest
-from PyQt5.QtCore import QThreadPool
+from PyQt5.QtCore import QThreadPool, QTimer
 from PyQt5.QtWidgets import QApplication
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _pool, _scheduler
 
 # Every test must pass with 1, 2 and 8 threads: CI runs the suite once per value.
 THREADS = int(os.environ.get("QTASKS_TEST_THREADS", "2"))
@@ -25,11 +25,29 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(autouse=True)
 def _qtasks_clean(qapp: QApplication) -> Iterator[None]:
-    """Run each test on a pool of THREADS threads and leave no task behind it."""
+    """Run each test on THREADS pool threads; fail it if it leaves tasks, pool work, timers or a pool behind.
+
+    Like Twisted's "leave the reactor as you found it": whatever a test started
+    ends inside that test, so a late error is reported against it, not the next.
+    """
     QThreadPool.globalInstance().setMaxThreadCount(THREADS)
     yield
     leftover = qtasks.running()
-    qtasks.shutdown(timeout=10)
+    # shutdown() also waits for functions still running after their cancel,
+    # and run_pending() delivers their completions here, within this test.
+    still_running = qtasks.shutdown(timeout=10)
+    timers: list[QTimer] = []
     if _scheduler.STATE.bridge is not None:
         _scheduler.STATE.bridge.run_pending()
+        # qtasks parents its QTimers to the bridge while they run, and lets go when they stop.
+        timers = _scheduler.STATE.bridge.findChildren(QTimer)
+        for timer in timers:  # so the next test starts clean
+            timer.stop()
+            timer.setParent(None)
+    pool_left = _pool.set_default_pool(None)
+    _pool.set_default_pool(pool_left if isinstance(pool_left, qtasks.Pool) else None)
     assert [] == leftover, "the test left tasks running"
+    assert [] == still_running, "the test left functions running on a pool"
+    assert [] == timers, "the test left qtasks timers behind"
+    left_manual = pool_left is not None and not isinstance(pool_left, qtasks.Pool)
+    assert not left_manual, f"the test left {pool_left!r} as default pool"

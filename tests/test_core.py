@@ -536,6 +536,13 @@ def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
     assert ({slow, bad}, set()) == (done, pending)
 
 
+def test_wait_given_the_same_task_twice_finishes(qtasks_run: Any) -> None:
+    """wait() treats its awaitables as a set, as asyncio.wait does: a repeated task is waited on once."""
+    task = qtasks.run(double, 1)
+    done, pending = qtasks_run(qtasks.wait([task, task]), timeout=2)
+    assert ({task}, set()) == (done, pending)
+
+
 def test_wait_rejects_an_unknown_condition() -> None:
     """A misspelt return_when names the constants to use."""
     with pytest.raises(ValueError, match=r"qtasks\.FIRST_COMPLETED"):

@@ -1,4 +1,4 @@
-"""Every example runs headless with --smoke and exits 0."""
+"""Every example runs headless with --smoke and exits 0, and the tests that come with one pass."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(path.name for path in (ROOT / "examples").glob("*.py") if not path.name.startswith("_"))
+EXAMPLES = sorted(
+    path.name for path in (ROOT / "examples").glob("*.py") if not path.name.startswith(("_", "test_"))
+)
 
 
 def test_the_examples_are_all_there() -> None:
@@ -22,6 +24,7 @@ def test_the_examples_are_all_there() -> None:
         "fan_out.py",
         "handle_click.py",
         "search_as_you_type.py",
+        "search_widget.py",
     ]
     assert expected == EXAMPLES
 
@@ -42,3 +45,19 @@ def test_example_smoke_run_exits_zero(name: str) -> None:
     )
     assert 0 == completed.returncode, completed.stdout + completed.stderr
     assert "smoke: ok" in completed.stdout
+
+
+def test_search_widget_property_tests_pass() -> None:
+    """The search widget's own hypothesis tests, run as a user would run them, pass."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_search_widget.py"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 0 == completed.returncode, completed.stdout + completed.stderr
+    assert "2 passed" in completed.stdout

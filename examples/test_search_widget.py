@@ -1,0 +1,46 @@
+"""Property tests of the search widget: any order in which its lookups finish leaves it consistent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from search_widget import WORDS, SearchWidget
+
+from qtasks.testing import COMPLETE, FAIL, ManualPool, drive, manual_pool
+
+
+def lookup(prefix: str) -> list[str]:
+    """The lookup without its delay: ManualPool runs it on the test's thread."""
+    return [word for word in WORDS if word.startswith(prefix)]
+
+
+def test_the_latest_query_wins(qtasks_manual_pool: ManualPool, qtbot: Any) -> None:
+    """An older lookup that finishes last does not replace the newer results."""
+    widget = SearchWidget(lookup=lambda text: [text.upper()])
+    qtbot.addWidget(widget)
+    widget.edit.setText("q")
+    widget.edit.setText("qt")
+    old, new = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(new)
+    qtasks_manual_pool.complete(old)
+    assert (["QT"], "1 results for 'qt'") == (widget.shown(), widget.status.text())
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_completion_order_shows_the_last_query(qapp: Any, data: Any) -> None:
+    """For any order in which three lookups finish or fail, the widget shows the last query's outcome."""
+    with manual_pool() as pool:  # a fresh pool for each example
+        widget = SearchWidget(lookup=lookup)
+        for text in ("q", "qu", "qui"):
+            widget.edit.setText(text)
+        last = pool.pending[-1]
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL), error=lambda _: OSError("server down"))
+    [last_outcome] = [step.outcome for step in steps if step.task is last]
+    if last_outcome == COMPLETE:
+        assert (["quit"], "1 results for 'qui'") == (widget.shown(), widget.status.text())
+    else:
+        assert [] == widget.shown()
+        assert "'qui' failed: server down" == widget.status.text()

@@ -1,0 +1,36 @@
+"""Quit the application while 500 cooperative functions are queued or running.
+
+aboutToQuit runs qtasks.shutdown(): queued work is dropped, running work sees
+its cancel flag, and the process must be gone well within 2 s of app.quit().
+"""
+
+import time
+
+import common
+from PyQt5.QtCore import QTimer
+
+import qtasks
+
+
+def cooperative(i: int) -> int:
+    while True:
+        qtasks.check_cancelled()
+        time.sleep(0.001)  # the work between two checks
+
+
+tasks = [qtasks.run(cooperative, i) for i in range(500)]
+quit_at = []
+
+
+def quit_now() -> None:
+    quit_at.append(time.monotonic())
+    common.app.quit()
+
+
+QTimer.singleShot(100, quit_now)
+common.app.exec_()
+elapsed = time.monotonic() - quit_at[0]
+assert all(task.cancelled() for task in tasks)
+assert [] == qtasks.running()
+assert elapsed < 2.0, elapsed
+print(f"quit took {elapsed:.3f} s", flush=True)

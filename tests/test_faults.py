@@ -1,0 +1,62 @@
+"""Fault injection: each scenario runs in its own process with Python's default excepthook.
+
+Every process must exit normally (never abort with 134 / -6), and every error
+must reach stderr exactly once, with its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAULTS = Path(__file__).resolve().parent / "faults"
+
+
+def run_script(name: str) -> subprocess.CompletedProcess[str]:
+    """Run tests/faults/<name>.py headless, with the repository's qtasks first on the path."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(FAULTS / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "errors"),
+    [
+        ("worker_exception", ["ValueError: boom-awaited", "ValueError: boom-unawaited"]),
+        ("coroutine_after_resume", ["RuntimeError: boom-after-resume 3"]),
+        ("done_callback", ["KeyError: 'boom-in-done-callback'"] * 2),
+        ("progress_callback", ["LookupError: boom-in-progress-callback 1"]),
+        ("base_exceptions", ["SystemExit: boom-system-exit", "KeyboardInterrupt: boom-keyboard-interrupt"]),
+        ("gc_in_workers", ["OSError: boom-collected-unconsumed"]),
+        ("error_in_finally_at_quit", ["RuntimeError: boom-in-finally-at-quit"]),
+    ],
+)
+def test_every_error_is_printed_once_and_the_process_exits_normally(script: str, errors: list[str]) -> None:
+    """The process exits 0 and prints each injected error once, each with its traceback."""
+    proc = run_script(script)
+    assert (0, "exited normally") == (proc.returncode, proc.stdout.splitlines()[0]), proc.stderr
+    stderr = proc.stderr
+    lines = stderr.splitlines()
+    # The exception line of each traceback; the note qtasks adds repeats the text in a sentence.
+    assert {e: errors.count(e) for e in errors} == {e: lines.count(e) for e in errors}, stderr
+    # One traceback per error; a chained one ("During handling...") prints its cause's too.
+    chained = stderr.count("During handling of the above exception, another exception occurred:")
+    assert len(errors) == stderr.count("Traceback (most recent call last):") - chained, stderr
+    assert "Fatal Python error" not in stderr
+
+
+def test_collected_garbage_runs_its_clean_up_on_the_gui_thread() -> None:
+    """With workers calling gc.collect(), every coroutine's finally block runs on the GUI thread."""
+    proc = run_script("gc_in_workers")
+    assert ["exited normally", "finally blocks on the GUI thread"] == proc.stdout.splitlines()

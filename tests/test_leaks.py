@@ -1,0 +1,86 @@
+"""Leaks: after many tasks through gather and coroutines, nothing of them stays alive."""
+
+from __future__ import annotations
+
+import gc
+import os
+import weakref
+from typing import Any, Callable
+
+import pytest
+
+import qtasks
+from qtasks import _scheduler
+from qtasks.testing import ManualPool
+
+# The stress profile (QTASKS_STRESS set) pushes ten times more through.
+TASKS = 100_000 if os.environ.get("QTASKS_STRESS") else 10_000
+# Objects a batch may leave behind for good: interned names, caches warmed by the first use.
+BOUND = 200
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+@qtasks.coroutine
+def child(i: int) -> Any:
+    return (yield qtasks.run(double, i))
+
+
+@qtasks.coroutine
+async def parent(n: int, refs: list[weakref.ref[Any]]) -> int:
+    children = []
+    for i in range(n):
+        handle = child(i) if i % 2 else qtasks.run(double, i)
+        refs.append(weakref.ref(handle))
+        if isinstance(handle, qtasks.CoroutineTask):
+            refs.append(weakref.ref(handle._coro))  # the generator object itself
+        children.append(handle)
+    results = await qtasks.gather(*children)
+    return sum(results)
+
+
+def run_batch(n: int, finish: Callable[[qtasks.Task[Any]], int]) -> list[weakref.ref[Any]]:
+    """Push n tasks through a coroutine's gather; return weak references to every handle and coroutine."""
+    refs: list[weakref.ref[Any]] = []
+    handle = parent(n, refs)
+    refs.append(weakref.ref(handle))
+    refs.append(weakref.ref(handle._coro))  # the async def's coroutine object
+    assert n * (n - 1) == finish(handle)
+    return refs
+
+
+def object_count() -> int:
+    gc.collect()
+    return len(gc.get_objects())
+
+
+def assert_no_leak(finish: Callable[[qtasks.Task[Any]], int]) -> None:
+    run_batch(100, finish)  # warm caches before the baseline
+    _scheduler.bridge().run_pending()
+    baseline = object_count()
+    refs = run_batch(TASKS, finish)
+    _scheduler.bridge().run_pending()
+    gc.collect()
+    assert [] == [ref() for ref in refs if ref() is not None]
+    del refs
+    assert object_count() - baseline < BOUND
+    assert ([], 0, 0) == (qtasks.running(), len(_scheduler.STATE.unconsumed), _scheduler.bridge().pending())
+
+
+@pytest.mark.stress
+def test_real_pool_leaves_no_handles_behind(qtasks_run: Any) -> None:
+    """Tasks through run, coroutines and gather on real threads are all freed once done."""
+    assert_no_leak(lambda handle: qtasks_run(handle, timeout=60))
+
+
+@pytest.mark.stress
+def test_manual_pool_leaves_no_handles_behind(qtasks_manual_pool: ManualPool) -> None:
+    """Tasks completed through a ManualPool are all freed once done."""
+
+    def finish(handle: qtasks.Task[Any]) -> int:
+        qtasks_manual_pool.run_all()
+        return handle.result()  # type: ignore[no-any-return]
+
+    assert_no_leak(finish)

@@ -1,0 +1,49 @@
+"""Shutdown: quitting during a fan-out, and a function that never returns."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+from test_faults import run_script
+
+import qtasks
+
+
+def test_quit_during_a_fan_out_of_500_exits_within_2_seconds() -> None:
+    """app.quit() with 500 cooperative functions queued or running ends the process quickly and cleanly."""
+    started = time.monotonic()
+    proc = run_script("quit_during_fan_out")
+    wall = time.monotonic() - started
+    assert 0 == proc.returncode, proc.stderr
+    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", proc.stdout.strip()), proc.stdout
+    assert [] == [line for line in proc.stderr.splitlines() if not line.startswith("QStandardPaths:")]
+    assert wall < 20  # interpreter start-up included; the 2 s bound is asserted inside
+
+
+def test_shutdown_returns_after_the_timeout_naming_a_blocked_function(qapp: Any) -> None:
+    """shutdown(timeout) gives up on a function that never returns, warns, and returns its handle."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocked_forever() -> None:
+        entered.set()
+        release.wait()
+
+    task = qtasks.run(blocked_forever)
+    try:
+        assert entered.wait(10)
+        started = time.monotonic()
+        expected = r"1 function\(s\) still running after 0.2 s: <ThreadTask .*blocked_forever\(\)"
+        with pytest.warns(RuntimeWarning, match=expected):
+            still = qtasks.shutdown(timeout=0.2)
+        waited = time.monotonic() - started
+        assert [task] == still
+        assert task.cancelled()
+        assert 0.2 <= waited < 5
+    finally:
+        release.set()
+    assert [] == qtasks.shutdown(timeout=10)

@@ -1,0 +1,220 @@
+"""qtasks.testing: ManualPool, the qtasks_manual_pool fixture and drive()."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import qtasks
+from qtasks import _pool
+from qtasks.testing import CANCEL, COMPLETE, FAIL, ManualPool, drive, manual_pool
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def test_tasks_wait_in_pending_until_completed(qtasks_manual_pool: ManualPool) -> None:
+    """Submitted work waits in pending, in submission order, and runs only on complete()."""
+    ran: list[int] = []
+
+    def record(x: int) -> int:
+        ran.append(x)
+        return x
+
+    first = qtasks.run(record, 1)
+    second = qtasks.run(record, 2)
+    assert [first, second] == qtasks_manual_pool.pending
+    assert [] == ran
+    qtasks_manual_pool.complete(second)
+    assert [2] == ran
+    assert [first] == qtasks_manual_pool.pending
+    assert 2 == second.result()
+    assert not first.done()
+    qtasks_manual_pool.complete(first)
+    assert [2, 1] == ran
+
+
+def test_complete_resumes_the_waiting_coroutine_before_returning(qtasks_manual_pool: ManualPool) -> None:
+    """complete() returns with the awaiting coroutine already at its next suspension."""
+    log: list[object] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        log.append((yield qtasks.run(double, 1)))
+        log.append((yield qtasks.run(double, 2)))
+        return "end"
+
+    handle = body()
+    [first] = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(first)
+    assert [2] == log
+    [second] = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(second, result=40)
+    assert [2, 40] == log
+    assert "end" == handle.result()
+
+
+def test_fail_throws_the_exception_in_at_the_yield(qtasks_manual_pool: ManualPool) -> None:
+    """fail(task, exc) throws that very exception into the awaiting coroutine."""
+    error = OSError("disk gone")
+
+    @qtasks.coroutine
+    async def body() -> object:
+        try:
+            await qtasks.run(double, 1)
+        except OSError as exc:
+            return exc
+        return None
+
+    handle = body()
+    qtasks_manual_pool.fail(qtasks_manual_pool.pending[0], error)
+    assert error is handle.result()
+
+
+def test_fail_needs_an_exception_instance(qtasks_manual_pool: ManualPool) -> None:
+    """fail() with something that is not an exception says what to pass."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=r"needs an exception instance, got 'oops'"):
+        qtasks_manual_pool.fail(task, "oops")  # type: ignore[arg-type]
+    assert [task] == qtasks_manual_pool.pending
+
+
+def test_complete_runs_the_function_with_progress_and_cancel_flag(qtasks_manual_pool: ManualPool) -> None:
+    """The real function runs on the GUI thread with report_progress and cancel_requested working."""
+    seen: list[object] = []
+
+    def work() -> str:
+        qtasks.report_progress(50)
+        seen.append(qtasks.cancel_requested())
+        seen.append(threading.current_thread() is threading.main_thread())
+        return "ok"
+
+    task = qtasks.run(work)
+    task.on_progress(seen.append)
+    qtasks_manual_pool.complete(task)
+    assert [False, True, 50] == seen
+    assert "ok" == task.result()
+
+
+def test_cancelled_tasks_leave_pending_and_never_run(qtasks_manual_pool: ManualPool) -> None:
+    """A cancelled task leaves pending; completing it names it and says why."""
+    ran: list[int] = []
+    task = qtasks.run(ran.append, 1)
+    assert task.cancel() is True
+    assert [] == qtasks_manual_pool.pending
+    expected = r"complete\(<ThreadTask list.append\(\) cancelled>\): the task is not pending"
+    with pytest.raises(ValueError, match=expected):
+        qtasks_manual_pool.complete(task)
+    assert [] == ran
+
+
+def test_completing_twice_or_a_foreign_task_raises(qtasks_manual_pool: ManualPool) -> None:
+    """Completing a finished task, or one from another pool, raises a clear error."""
+    task = qtasks.run(double, 3)
+    qtasks_manual_pool.complete(task)
+    expected = r"fail\(<ThreadTask double\(\) finished>\): the task is not pending"
+    with pytest.raises(ValueError, match=expected):
+        qtasks_manual_pool.fail(task, OSError())
+    other = ManualPool()
+    with pytest.raises(ValueError, match=r"was not submitted to this pool"):
+        other.complete(task)
+
+
+def test_run_all_completes_work_submitted_meanwhile(qtasks_manual_pool: ManualPool) -> None:
+    """run_all() also completes the work that completing other work submits."""
+
+    @qtasks.coroutine
+    def chain(n: int) -> Any:
+        total = 0
+        for i in range(n):
+            total += yield qtasks.run(double, i)
+        return total
+
+    handle = chain(4)
+    ran = qtasks_manual_pool.run_all()
+    assert 4 == len(ran)
+    assert 12 == handle.result()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_manual_tasks_are_live_and_shutdown_cancels_them(qtasks_manual_pool: ManualPool) -> None:
+    """Manual tasks appear in running(), and shutdown() cancels them without running them."""
+    ran: list[int] = []
+    task = qtasks.run(ran.append, 1)
+    assert [task] == qtasks.running()
+    assert [] == qtasks.shutdown(timeout=1)
+    assert task.cancelled()
+    assert [] == qtasks_manual_pool.pending
+    assert [] == ran
+
+
+def test_fixture_restores_the_real_pool(qapp: Any) -> None:
+    """Outside the fixture, qtasks.run goes to a real Pool."""
+    assert isinstance(_pool.default_pool(), qtasks.Pool)
+
+
+def test_fixture_installs_the_manual_pool(qtasks_manual_pool: ManualPool) -> None:
+    """Inside the fixture, qtasks.run submits to the ManualPool."""
+    assert qtasks_manual_pool is _pool.default_pool()
+    assert "<qtasks.testing.ManualPool pending=0>" == repr(qtasks_manual_pool)
+
+
+def test_drive_rejects_unknown_outcomes(qtasks_manual_pool: ManualPool) -> None:
+    """drive() names the outcomes it knows."""
+    with pytest.raises(ValueError, match=r"choose among qtasks.testing.COMPLETE"):
+        drive(qtasks_manual_pool, None, outcomes=("explode",))  # type: ignore[arg-type]
+
+
+def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) -> None:
+    """Leaving manual_pool() restores the real pool and cancels what is pending, resuming its waiters."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield qtasks.run(double, 1)
+        finally:
+            log.append("finally")
+
+    real = _pool.default_pool()
+    with manual_pool() as pool:
+        assert pool is _pool.default_pool()
+        handle = body()
+        [task] = pool.pending
+    assert real is _pool.default_pool()
+    assert task.cancelled() and handle.cancelled()
+    assert ["finally"] == log
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) -> None:
+    """Under any completion order and outcomes, a gather with return_exceptions reports each child's fate."""
+
+    @qtasks.coroutine
+    def load_all() -> Any:
+        return (yield qtasks.gather(*(qtasks.run(double, i) for i in range(3)), return_exceptions=True))
+
+    with manual_pool() as pool:
+        handle = load_all()
+        submitted = pool.pending
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+    assert sorted(map(id, submitted)) == sorted(id(step.task) for step in steps)
+    assert handle.done()
+    outcome_of = {id(step.task): step.outcome for step in steps}
+    expected: list[object] = []
+    for i, task in enumerate(submitted):
+        outcome = outcome_of[id(task)]
+        if outcome == COMPLETE:
+            expected.append(2 * i)
+        elif outcome == FAIL:
+            expected.append(RuntimeError)
+        else:
+            expected.append(qtasks.CancelledError)
+    actual = [value if isinstance(value, int) else type(value) for value in handle.result()]
+    assert expected == actual
