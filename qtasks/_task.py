@@ -164,10 +164,31 @@ class Task(Generic[T]):
     # -- internals (GUI thread) -------------------------------------------
 
     def _add_waiter(self, fn: Callable[[Task[T]], object]) -> None:
-        """Register a coroutine's wake-up; the task must be pending."""
-        self._consumed = True
+        """Register a coroutine's wake-up; the task must be pending.
+
+        Registering does not consume the outcome: the waiter takes it when it
+        wakes (`_outcome()`). Why: a waiter cancelled first stops listening,
+        and a failure that then reaches nobody must still be reported.
+        """
         assert self._callbacks is not None
         self._callbacks.append(fn)
+
+    def _add_watcher(self, fn: Callable[[Task[T]], object]) -> None:
+        """Call `fn(task)` once on the GUI thread when the task is done, without consuming it.
+
+        For combinators, which consume a child's outcome only if they still
+        want it when it arrives (see `_consume()`).
+        """
+        callbacks = self._callbacks
+        if callbacks is None:
+            _scheduler.call_soon(functools.partial(fn, self))
+        else:
+            callbacks.append(fn)
+
+    def _consume(self) -> None:
+        """Take responsibility for the outcome: a failure is no longer reported."""
+        self._consumed = True
+        self._unconsumed_discard()
 
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""

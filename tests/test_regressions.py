@@ -1,0 +1,65 @@
+"""Regressions: each test pins a bug that once slipped through."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from typing import Any
+
+import pytest
+
+import qtasks
+
+
+class Gate:
+    """A worker function that blocks until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, value: object = None) -> object:
+        self.entered.set()
+        self.opened.wait(10)
+        return value
+
+
+@pytest.fixture
+def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Collect what reaches sys.excepthook instead of printing it."""
+    calls: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
+    return calls
+
+
+def settle(qtasks_run: Any) -> None:
+    """Let a few scheduler steps pass, then collect garbage."""
+    for _ in range(3):
+        qtasks_run(qtasks.sleep(0))
+    gc.collect()
+
+
+def test_child_failing_after_its_awaiter_was_cancelled_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child coroutine that fails in its clean-up after its awaiter was cancelled reaches sys.excepthook."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def child() -> Any:
+        try:
+            yield qtasks.run(gate)
+        finally:
+            raise KeyError("clean-up failed")
+
+    @qtasks.coroutine
+    def parent() -> Any:
+        yield child()
+
+    handle = parent()
+    handle.cancel()
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
