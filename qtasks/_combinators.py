@@ -45,13 +45,18 @@ class GatherTask(Task[list[Any]]):
             return
         # One callback per position (a task given twice fills both places).
         for index, child in enumerate(children):
-            child._consumed = True
-            child._unconsumed_discard()
-            child.add_done_callback(_GatherSlot(self, index))
+            if child._state is not PENDING:
+                # Its outcome is ours now, before a queued report of its failure runs.
+                child._consume()
+            child._add_watcher(_GatherSlot(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         if self._state is not PENDING:
+            # Why: a child that fails after the gather ended (a coroutine
+            # raising from its clean-up when cancelled) has nobody to take
+            # its outcome; left unconsumed, it is reported like any other.
             return
+        child._consume()
         state = child._state
         if state is FINISHED:
             self._results[index] = child._value

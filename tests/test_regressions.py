@@ -63,3 +63,35 @@ def test_child_failing_after_its_awaiter_was_cancelled_is_reported(
     qtbot.waitUntil(handle.done)
     settle(qtasks_run)
     assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
+
+
+def test_gather_child_failing_after_the_gather_was_cancelled_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gathered coroutine failing in its clean-up after the gather was cancelled reaches sys.excepthook."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def child() -> Any:
+        try:
+            yield qtasks.run(gate)
+        finally:
+            raise KeyError("clean-up failed")
+
+    handle = child()
+    assert qtasks.gather(handle).cancel()
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
+
+
+def test_gather_of_one_failing_task_given_twice_reports_nothing(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A failing task given twice fails the gather once, and is not reported besides."""
+    failing = qtasks.run(int, "x")
+    with pytest.raises(ValueError, match="invalid literal"):
+        qtasks_run(qtasks.gather(failing, failing))
+    settle(qtasks_run)
+    assert [] == hook_calls
