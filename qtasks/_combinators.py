@@ -134,10 +134,18 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
         self._children = children
         self._return_when = return_when
         for child in children:
-            child.add_done_callback(self._child_done)
+            if child._state is not PENDING:
+                # In the done set it returns: the caller's now, before a queued report runs.
+                child._consume()
+            child._add_watcher(self._child_done)
         self._check()
 
     def _child_done(self, child: Task[Any]) -> None:
+        if self._state is not PENDING:
+            # Why: the child was still pending when the wait returned; its
+            # outcome is its own handle's, reported if nobody consumes it.
+            return
+        child._consume()
         self._check()
 
     def _check(self) -> None:

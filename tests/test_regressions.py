@@ -95,3 +95,25 @@ def test_gather_of_one_failing_task_given_twice_reports_nothing(
         qtasks_run(qtasks.gather(failing, failing))
     settle(qtasks_run)
     assert [] == hook_calls
+
+
+def test_failure_of_a_task_still_pending_when_wait_returned_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child that fails after wait(FIRST_COMPLETED) returned it as pending is not swallowed."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def late_failure() -> Any:
+        yield qtasks.run(gate)
+        raise KeyError("failed later")
+
+    fast = qtasks.run(int, 1)
+    slow = late_failure()
+    done, pending = qtasks_run(qtasks.wait([fast, slow], return_when=qtasks.FIRST_COMPLETED))
+    assert ({fast}, {slow}) == (done, pending)
+    gate.opened.set()
+    qtbot.waitUntil(slow.done)
+    del done, pending, slow
+    settle(qtasks_run)
+    assert ["'failed later'"] == [str(exc) for exc in hook_calls]
