@@ -204,6 +204,10 @@ class Pool:
         # on the QThreadPool; a worker loop only exits with the lanes empty.
         self._starts = 0
         self._executing: dict[ThreadTask[Any], None] = {}
+        # DROPPED items a worker took out of a lane. Why: such an item may be
+        # the last reference to its task, which must be freed on the GUI
+        # thread; _release_dropped() empties this there.
+        self._dropped: list[ThreadTask[Any]] = []
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _scheduler.STATE.executors.add(self)
@@ -262,7 +266,14 @@ class Pool:
             if item._phase is QUEUED:
                 item._phase = RUNNING
                 return item
+            self._dropped.append(item)
         return None
+
+    def _release_dropped(self) -> None:
+        """Let go of the cancelled items workers skipped. GUI thread."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, []
+        del dropped
 
     def _work_in_worker(self) -> None:
         """Run items until the lanes are empty. Worker thread."""
@@ -272,11 +283,18 @@ class Pool:
         executing = self._executing
         while True:
             with lock:
+                skipped = bool(self._dropped)
                 item = self._next_locked()
+                release = not skipped and bool(self._dropped)
                 if item is None:
                     self._starts -= 1
-                    return
-                executing[item] = None
+                else:
+                    executing[item] = None
+            if release:
+                # The first skip since the last release asks for one; later ones ride along.
+                bridge.post(self._release_dropped)
+            if item is None:
+                return
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
             with lock:

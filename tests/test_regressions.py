@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -117,3 +118,23 @@ def test_failure_of_a_task_still_pending_when_wait_returned_is_reported(
     del done, pending, slow
     settle(qtasks_run)
     assert ["'failed later'"] == [str(exc) for exc in hook_calls]
+
+
+def test_a_task_cancelled_while_queued_is_freed_on_the_gui_thread(qtasks_run: Any) -> None:
+    """The worker that skips a task cancelled in the queue does not drop the last reference to it."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    blocking = pool.run(gate)
+    assert gate.entered.wait(10)
+    queued = pool.run(int, 1)
+    freed_on: list[int] = []
+    weakref.finalize(queued, lambda: freed_on.append(threading.get_ident()))
+    assert queued.cancel()
+    del queued
+    settle(qtasks_run)
+    assert [] == freed_on  # only the pool's queue holds it now
+    gate.opened.set()
+    qtasks_run(blocking)
+    assert 2 == qtasks_run(pool.run(int, 2))
+    settle(qtasks_run)
+    assert [threading.get_ident()] == freed_on
