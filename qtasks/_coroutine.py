@@ -31,7 +31,7 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_must_cancel", "_name", "_waiting_on")
+    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str) -> None:
         if not _scheduler.on_gui_thread():
@@ -50,6 +50,9 @@ class CoroutineTask(Task[T]):
         # cancellation step queued; _waiting_on names the task it waits on.
         self._waiting_on: Task[Any] | None = None
         self._must_cancel = False
+        # True while _step runs, including while it starts a yielded coroutine
+        # object, when the generator itself is not running.
+        self._stepping = False
         self._step(None, None)
 
     def cancel(self) -> bool:
@@ -86,8 +89,11 @@ class CoroutineTask(Task[T]):
             return False
         coro = self._coro
         self._must_cancel = True
-        if coro is None or getattr(coro, "gi_running", False) or getattr(coro, "cr_running", False):
-            return True  # inside _step right now, which sees the flag
+        if coro is None or self._stepping:
+            # Why: not only while the body runs: also while _step starts a
+            # coroutine object the body yielded, which may delete the owner.
+            # _step sees the flag at its next suspension.
+            return True
         waiting = self._waiting_on
         # Why: forgetting the child first makes its late wake-up, and the
         # _resume_cancelled an earlier cancel() queued, no-ops.
@@ -116,6 +122,7 @@ class CoroutineTask(Task[T]):
         state = _scheduler.STATE
         previous = state.current
         state.current = self
+        self._stepping = True
         try:
             while True:
                 if self._must_cancel:
@@ -150,6 +157,7 @@ class CoroutineTask(Task[T]):
                 task._add_waiter(self._wakeup)
                 return
         finally:
+            self._stepping = False
             state.current = previous
 
     def _released(self) -> None:

@@ -9,6 +9,8 @@ import weakref
 from typing import Any
 
 import pytest
+from PyQt5 import sip
+from PyQt5.QtCore import QObject
 
 import qtasks
 
@@ -138,3 +140,43 @@ def test_a_task_cancelled_while_queued_is_freed_on_the_gui_thread(qtasks_run: An
     assert 2 == qtasks_run(pool.run(int, 2))
     settle(qtasks_run)
     assert [threading.get_ident()] == freed_on
+
+
+class SelfDeleting(QObject):
+    """An owner whose slot yields a coroutine object that deletes the owner when it starts."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.child: Any = None
+
+    async def delete_owner(self) -> None:
+        self.log.append("child deletes the owner")
+        sip.delete(self)
+        await qtasks.sleep(60)
+        self.log.append("child resumed")
+
+    @qtasks.slot
+    def go(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.sleep(0)
+            log.append("slot resumed")
+            yield self.delete_owner()
+            log.append("slot resumed again")
+        finally:
+            log.append("slot finally")
+
+
+def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_suspension(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose yielded coroutine object deletes the owner is cancelled with it, not re-entered."""
+    log: list[str] = []
+    handle = SelfDeleting(log).go()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert handle.cancelled()
+    assert ["slot resumed", "child deletes the owner", "slot finally"] == log
+    assert [] == qtasks.running()
+    assert [] == hook_calls
