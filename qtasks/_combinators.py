@@ -131,9 +131,11 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
 
     def __init__(self, children: list[Task[Any]], return_when: str) -> None:
         super().__init__()
-        self._children = children
+        # Why: the condition counts distinct done tasks against the children,
+        # so a task given twice must count once (asyncio.wait takes a set too).
+        self._children = list(dict.fromkeys(children))
         self._return_when = return_when
-        for child in children:
+        for child in self._children:
             if child._state is not PENDING:
                 # In the done set it returns: the caller's now, before a queued report runs.
                 child._consume()

@@ -180,3 +180,10 @@ def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_susp
     assert ["slot resumed", "child deletes the owner", "slot finally"] == log
     assert [] == qtasks.running()
     assert [] == hook_calls
+
+
+def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
+    """wait() given one task twice returns once that task is done instead of waiting forever."""
+    task = qtasks.run(int, 1)
+    done, pending = qtasks_run(qtasks.wait([task, task]))
+    assert ({task}, set()) == (done, pending)
