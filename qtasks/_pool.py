@@ -240,7 +240,11 @@ class Pool:
     def _submit(self, item: ThreadTask[Any]) -> None:
         if self._bridge is None:
             self._bridge = _scheduler.bridge()
-        key = _scheduler.STATE.current
+        # Why an id, not the handle: a lane's key is dropped by the worker that
+        # empties it, and the pool must neither keep the submitting coroutine
+        # alive nor free it there. A reused id only merges two lanes.
+        current = _scheduler.STATE.current
+        key = None if current is None else id(current)
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:

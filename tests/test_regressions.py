@@ -187,3 +187,30 @@ def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
     task = qtasks.run(int, 1)
     done, pending = qtasks_run(qtasks.wait([task, task]))
     assert ({task}, set()) == (done, pending)
+
+
+def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_submission(
+    qtasks_run: Any,
+) -> None:
+    """A coroutine that ends with its submitted work still queued is not released on a worker thread."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    blocking = pool.run(gate)
+    assert gate.entered.wait(10)
+
+    @qtasks.coroutine
+    def fire_and_forget() -> Any:
+        pool.run(int, 1)
+        return "submitted"
+        yield  # a generator coroutine that never suspends
+
+    handle = fire_and_forget()
+    freed_on: list[int] = []
+    weakref.finalize(handle, lambda: freed_on.append(threading.get_ident()))
+    assert "submitted" == handle.result()
+    del handle
+    gate.opened.set()
+    qtasks_run(blocking)
+    assert 2 == qtasks_run(pool.run(int, 2))
+    settle(qtasks_run)
+    assert [threading.get_ident()] == freed_on
