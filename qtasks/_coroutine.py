@@ -33,7 +33,7 @@ class CoroutineTask(Task[T]):
 
     __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
-    def __init__(self, coro: AnyCoroutine[T], name: str) -> None:
+    def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         if not _scheduler.on_gui_thread():
             coro.close()
             msg = (
@@ -53,6 +53,11 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
+        if start:
+            self._step(None, None)
+
+    def _start(self) -> None:
+        """Run the body up to its first suspension. GUI thread; once, for a task made with start=False."""
         self._step(None, None)
 
     def cancel(self) -> bool:

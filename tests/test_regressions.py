@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject
+from PyQt5.QtWidgets import QLineEdit
 
 import qtasks
 
@@ -214,3 +215,38 @@ def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_subm
     assert 2 == qtasks_run(pool.run(int, 2))
     settle(qtasks_run)
     assert [threading.get_ident()] == freed_on
+
+
+class Normalizing(QLineEdit):
+    """A line edit whose slot rewrites the text, which emits textChanged into the same slot."""
+
+    def __init__(self, reentry: str) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.normalize = qtasks.slot(reentry=reentry)(Normalizing._normalize)
+        self.textChanged.connect(lambda text: self.normalize(self, text))
+
+    def _normalize(self, text: str) -> Any:
+        self.log.append(f"start {text}")
+        self.setText(text.upper())
+        yield qtasks.sleep(0)
+        self.log.append(f"end {text}")
+
+
+@pytest.mark.parametrize(
+    ("reentry", "expected"),
+    [
+        ("ignore", ["start abc", "end abc"]),
+        ("queue", ["start abc", "end abc", "start ABC", "end ABC"]),
+        ("restart", ["start abc", "start ABC", "end ABC"]),
+    ],
+)
+def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
+    qtasks_run: Any, qtbot: Any, reentry: str, expected: list[str]
+) -> None:
+    """A slot re-entered from its own first step sees the running call, as its reentry policy says."""
+    edit = Normalizing(reentry)
+    qtbot.addWidget(edit)
+    edit.setText("abc")
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert expected == edit.log
