@@ -149,7 +149,6 @@ class SelfDeleting(QObject):
     def __init__(self, log: list[str]) -> None:
         super().__init__()
         self.log = log
-        self.child: Any = None
 
     async def delete_owner(self) -> None:
         self.log.append("child deletes the owner")
