@@ -71,15 +71,28 @@ class CoroutineTask(Task[T]):
             return False
         if self._must_cancel:
             return True
-        self._must_cancel = True
-        waiting = self._waiting_on
-        if waiting is not None:
+        # Why a loop, not child.cancel() recursion: a coroutine awaiting a
+        # coroutine awaiting ... (a recursive walk, a polling coroutine that
+        # awaits a new call of itself) can be deeper than the recursion limit.
+        chain: list[CoroutineTask[Any]] = []
+        task: CoroutineTask[Any] = self
+        while True:
+            task._must_cancel = True
+            waiting = task._waiting_on
+            if waiting is None:
+                break  # the coroutine is inside _step right now, which sees the flag
             # Why: the child's own done callback would resume us with its
             # outcome; forgetting it first makes that late wake-up a no-op.
-            self._waiting_on = None
+            task._waiting_on = None
+            chain.append(task)
+            if isinstance(waiting, CoroutineTask) and waiting._state is PENDING and not waiting._must_cancel:
+                task = waiting
+                continue
             waiting.cancel()
-            _scheduler.call_soon(self._resume_cancelled)
-        # else the coroutine is inside _step right now, which sees the flag.
+            break
+        # Innermost first, as if each had cancelled its child before queuing itself.
+        for task in reversed(chain):
+            _scheduler.call_soon(task._resume_cancelled)
         return True
 
     def _cancel_now(self) -> bool:

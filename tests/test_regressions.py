@@ -249,3 +249,39 @@ def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
     edit.setText("abc")
     qtbot.waitUntil(lambda: not qtasks.running())
     assert expected == edit.log
+
+
+def test_cancelling_a_chain_deeper_than_the_recursion_limit(qtbot: Any) -> None:
+    """cancel() on a coroutine at the top of a chain of coroutines awaiting each other cancels them all."""
+
+    @qtasks.coroutine
+    def link(child: qtasks.Task[Any]) -> Any:
+        return (yield child)
+
+    bottom = qtasks.sleep(60)
+    chain = [link(bottom)]
+    for _ in range(sys.getrecursionlimit() + 100):
+        chain.append(link(chain[-1]))
+    assert chain[-1].cancel()
+    qtbot.waitUntil(chain[0].done)
+    assert [True] * len(chain) == [task.cancelled() for task in chain]
+    assert bottom.cancelled()
+
+
+def test_cancelling_a_chain_unwinds_the_innermost_coroutine_first(qtasks_run: Any) -> None:
+    """The finally blocks of a cancelled chain of coroutines run from the innermost out."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def level(name: str, child: qtasks.Task[Any]) -> Any:
+        try:
+            yield child
+        finally:
+            log.append(name)
+
+    inner = level("inner", qtasks.sleep(60))
+    outer = level("outer", level("middle", inner))
+    assert outer.cancel()
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(outer)
+    assert ["inner", "middle", "outer"] == log
