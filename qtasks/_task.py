@@ -36,6 +36,11 @@ CANCELLED: Final = "cancelled"
 _NO_PROGRESS: Final = object()
 # Guards Task._progress, which a worker writes and the GUI thread takes.
 _PROGRESS_LOCK: Final = threading.Lock()
+# How many handles deep a repr names what each one waits on. Why a limit: a
+# chain of coroutines awaiting each other can be deeper than the recursion
+# limit, and error messages (result() too early, timeout()) embed the repr.
+_REPR_DEPTH: Final = 4
+_REPR = threading.local()
 
 
 class Task(Generic[T]):
@@ -293,5 +298,15 @@ class Task(Generic[T]):
             state = f"failed with {type(self._exc).__name__}: {self._exc}"
         what = self._describe()
         head = f"{type(self).__name__} {what}" if what else type(self).__name__
-        waiting = self._waiting_text() if self._state is PENDING else ""
+        waiting = ""
+        if self._state is PENDING:
+            depth: int = getattr(_REPR, "depth", 0)
+            if depth >= _REPR_DEPTH:
+                waiting = ", ..."
+            else:
+                _REPR.depth = depth + 1
+                try:
+                    waiting = self._waiting_text()
+                finally:
+                    _REPR.depth = depth
         return f"<{head} {state}{waiting}>"

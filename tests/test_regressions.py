@@ -251,17 +251,24 @@ def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
     assert expected == edit.log
 
 
-def test_cancelling_a_chain_deeper_than_the_recursion_limit(qtbot: Any) -> None:
-    """cancel() on a coroutine at the top of a chain of coroutines awaiting each other cancels them all."""
+@qtasks.coroutine
+def link(child: qtasks.Task[Any]) -> Any:
+    """Await `child` and return its result: one link of a chain."""
+    return (yield child)
 
-    @qtasks.coroutine
-    def link(child: qtasks.Task[Any]) -> Any:
-        return (yield child)
 
-    bottom = qtasks.sleep(60)
+def deep_chain(bottom: qtasks.Task[Any]) -> list[qtasks.Task[Any]]:
+    """Return coroutines each awaiting the one before, more of them than the recursion limit."""
     chain = [link(bottom)]
     for _ in range(sys.getrecursionlimit() + 100):
         chain.append(link(chain[-1]))
+    return chain
+
+
+def test_cancelling_a_chain_deeper_than_the_recursion_limit(qtbot: Any) -> None:
+    """cancel() on a coroutine at the top of a chain of coroutines awaiting each other cancels them all."""
+    bottom = qtasks.sleep(60)
+    chain = deep_chain(bottom)
     assert chain[-1].cancel()
     qtbot.waitUntil(chain[0].done)
     assert [True] * len(chain) == [task.cancelled() for task in chain]
@@ -285,3 +292,17 @@ def test_cancelling_a_chain_unwinds_the_innermost_coroutine_first(qtasks_run: An
     with pytest.raises(qtasks.CancelledError):
         qtasks_run(outer)
     assert ["inner", "middle", "outer"] == log
+
+
+def test_messages_naming_a_chain_deeper_than_the_recursion_limit_still_raise(
+    qtasks_run: Any, qtbot: Any
+) -> None:
+    """result() too early and an expired timeout() raise their own errors for a very deep chain."""
+    top = deep_chain(qtasks.sleep(60))[-1]
+    assert 4 == repr(top).count("waiting on")
+    with pytest.raises(RuntimeError, match="not done yet"):
+        top.result()
+    with pytest.raises(qtasks.TimeoutError, match="did not finish in time"):
+        qtasks_run(qtasks.timeout(0, top))
+    qtbot.waitUntil(top.done)
+    assert top.cancelled()
