@@ -45,13 +45,18 @@ class GatherTask(Task[list[Any]]):
             return
         # One callback per position (a task given twice fills both places).
         for index, child in enumerate(children):
-            child._consumed = True
-            child._unconsumed_discard()
-            child.add_done_callback(_GatherSlot(self, index))
+            if child._state is not PENDING:
+                # Its outcome is ours now, before a queued report of its failure runs.
+                child._consume()
+            child._add_watcher(_GatherSlot(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         if self._state is not PENDING:
+            # Why: a child that fails after the gather ended (a coroutine
+            # raising from its clean-up when cancelled) has nobody to take
+            # its outcome; left unconsumed, it is reported like any other.
             return
+        child._consume()
         state = child._state
         if state is FINISHED:
             self._results[index] = child._value
@@ -126,13 +131,23 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
 
     def __init__(self, children: list[Task[Any]], return_when: str) -> None:
         super().__init__()
-        self._children = children
+        # Why: the condition counts distinct done tasks against the children,
+        # so a task given twice must count once (asyncio.wait takes a set too).
+        self._children = list(dict.fromkeys(children))
         self._return_when = return_when
-        for child in children:
-            child.add_done_callback(self._child_done)
+        for child in self._children:
+            if child._state is not PENDING:
+                # In the done set it returns: the caller's now, before a queued report runs.
+                child._consume()
+            child._add_watcher(self._child_done)
         self._check()
 
     def _child_done(self, child: Task[Any]) -> None:
+        if self._state is not PENDING:
+            # Why: the child was still pending when the wait returned; its
+            # outcome is its own handle's, reported if nobody consumes it.
+            return
+        child._consume()
         self._check()
 
     def _check(self) -> None:

@@ -31,9 +31,9 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_must_cancel", "_name", "_waiting_on")
+    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
-    def __init__(self, coro: AnyCoroutine[T], name: str) -> None:
+    def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         if not _scheduler.on_gui_thread():
             coro.close()
             msg = (
@@ -50,6 +50,14 @@ class CoroutineTask(Task[T]):
         # cancellation step queued; _waiting_on names the task it waits on.
         self._waiting_on: Task[Any] | None = None
         self._must_cancel = False
+        # True while _step runs, including while it starts a yielded coroutine
+        # object, when the generator itself is not running.
+        self._stepping = False
+        if start:
+            self._step(None, None)
+
+    def _start(self) -> None:
+        """Run the body up to its first suspension. GUI thread; once, for a task made with start=False."""
         self._step(None, None)
 
     def cancel(self) -> bool:
@@ -63,15 +71,28 @@ class CoroutineTask(Task[T]):
             return False
         if self._must_cancel:
             return True
-        self._must_cancel = True
-        waiting = self._waiting_on
-        if waiting is not None:
+        # Why a loop, not child.cancel() recursion: a coroutine awaiting a
+        # coroutine awaiting ... (a recursive walk, a polling coroutine that
+        # awaits a new call of itself) can be deeper than the recursion limit.
+        chain: list[CoroutineTask[Any]] = []
+        task: CoroutineTask[Any] = self
+        while True:
+            task._must_cancel = True
+            waiting = task._waiting_on
+            if waiting is None:
+                break  # the coroutine is inside _step right now, which sees the flag
             # Why: the child's own done callback would resume us with its
             # outcome; forgetting it first makes that late wake-up a no-op.
-            self._waiting_on = None
+            task._waiting_on = None
+            chain.append(task)
+            if isinstance(waiting, CoroutineTask) and waiting._state is PENDING and not waiting._must_cancel:
+                task = waiting
+                continue
             waiting.cancel()
-            _scheduler.call_soon(self._resume_cancelled)
-        # else the coroutine is inside _step right now, which sees the flag.
+            break
+        # Innermost first, as if each had cancelled its child before queuing itself.
+        for task in reversed(chain):
+            _scheduler.call_soon(task._resume_cancelled)
         return True
 
     def _cancel_now(self) -> bool:
@@ -86,8 +107,11 @@ class CoroutineTask(Task[T]):
             return False
         coro = self._coro
         self._must_cancel = True
-        if coro is None or getattr(coro, "gi_running", False) or getattr(coro, "cr_running", False):
-            return True  # inside _step right now, which sees the flag
+        if coro is None or self._stepping:
+            # Why: not only while the body runs: also while _step starts a
+            # coroutine object the body yielded, which may delete the owner.
+            # _step sees the flag at its next suspension.
+            return True
         waiting = self._waiting_on
         # Why: forgetting the child first makes its late wake-up, and the
         # _resume_cancelled an earlier cancel() queued, no-ops.
@@ -116,6 +140,7 @@ class CoroutineTask(Task[T]):
         state = _scheduler.STATE
         previous = state.current
         state.current = self
+        self._stepping = True
         try:
             while True:
                 if self._must_cancel:
@@ -150,6 +175,7 @@ class CoroutineTask(Task[T]):
                 task._add_waiter(self._wakeup)
                 return
         finally:
+            self._stepping = False
             state.current = previous
 
     def _released(self) -> None:

@@ -237,6 +237,10 @@ class Pool:
         # on the QThreadPool; a worker loop only exits with the lanes empty.
         self._starts = 0
         self._executing: dict[LaneItem, None] = {}
+        # DROPPED items a worker took out of a lane. Why: such an item may be
+        # the last reference to its task, which must be freed on the GUI
+        # thread; _release_dropped() empties this there.
+        self._dropped: list[LaneItem] = []
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _scheduler.STATE.executors.add(self)
@@ -286,6 +290,11 @@ class Pool:
             self._bridge = _scheduler.bridge()
         if key is _CURRENT:
             key = _scheduler.STATE.current
+        # Why an id, not the handle: a lane's key is dropped by the worker that
+        # empties it, and the pool must neither keep the submitter (a
+        # coroutine, a map) alive nor free it there. A reused id only merges
+        # two lanes.
+        key = None if key is None else id(key)
         with self._lock:
             lane = self._lanes.get(key)
             if lane is None:
@@ -311,7 +320,14 @@ class Pool:
             if item._phase is QUEUED:
                 item._phase = RUNNING
                 return item
+            self._dropped.append(item)
         return None
+
+    def _release_dropped(self) -> None:
+        """Let go of the cancelled items workers skipped. GUI thread."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, []
+        del dropped
 
     def _work_in_worker(self) -> None:
         """Run items until the lanes are empty. Worker thread."""
@@ -320,12 +336,13 @@ class Pool:
         lock = self._lock
         executing = self._executing
         with lock:
-            item = self._next_locked()
-            if item is None:
-                self._starts -= 1
-                return
-            executing[item] = None
+            item, release = self._claim_locked()
         while True:
+            if release:
+                # The first skip since the last release asks for one; later ones ride along.
+                bridge.post(self._release_dropped)
+            if item is None:
+                return
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
             # One lock section ends this item and claims the next, so that
@@ -335,17 +352,25 @@ class Pool:
             with lock:
                 item._phase = RAN
                 del executing[item]
-                item = self._next_locked()
-                if item is None:
-                    self._starts -= 1
-                else:
-                    executing[item] = None
+                item, release = self._claim_locked()
                 if not executing:
                     self._idle.notify_all()
             # The box holds this thread's only reference; transfer() moves it.
             bridge.transfer(box)
-            if item is None:
-                return
+
+    def _claim_locked(self) -> tuple[LaneItem | None, bool]:
+        """Claim the next item and mark it executing, or count this worker loop out.
+
+        Caller holds _lock. Also tells whether this claim skipped the first
+        dropped items since the last release, which the caller then posts.
+        """
+        skipped_before = bool(self._dropped)
+        item = self._next_locked()
+        if item is None:
+            self._starts -= 1
+        else:
+            self._executing[item] = None
+        return item, not skipped_before and bool(self._dropped)
 
     def shutdown(self, timeout: float | None = None) -> list[Task[Any]]:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.

@@ -284,13 +284,17 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
                     task._cancel_now()
             elif reentry == "queue":
                 turn = _AllDone(running)
-        task = CoroutineTask(_run_owned(functools.partial(fn, *args, **kwargs), owner, turn), name)
-        if task._state is PENDING:
-            if owner is None:
-                unowned_calls.append(task)
-                _watch(task, lambda done: unowned_calls.remove(done) if done in unowned_calls else None)
-            else:
-                owner.track(task, calls)
+        body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
+        task = CoroutineTask(body, name, start=False)
+        # Why before the first step: the body may re-enter this slot (a signal
+        # it emits) or delete the owner before it first suspends, and the
+        # reentry policy and the owner must see this call as running.
+        if owner is None:
+            unowned_calls.append(task)
+            _watch(task, lambda done: unowned_calls.remove(done) if done in unowned_calls else None)
+        else:
+            owner.track(task, calls)
+        task._start()
         return task
 
     return start

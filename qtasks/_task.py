@@ -36,6 +36,11 @@ CANCELLED: Final = "cancelled"
 _NO_PROGRESS: Final = object()
 # Guards Task._progress, which a worker writes and the GUI thread takes.
 _PROGRESS_LOCK: Final = threading.Lock()
+# How many handles deep a repr names what each one waits on. Why a limit: a
+# chain of coroutines awaiting each other can be deeper than the recursion
+# limit, and error messages (result() too early, timeout()) embed the repr.
+_REPR_DEPTH: Final = 4
+_REPR = threading.local()
 
 
 class Task(Generic[T]):
@@ -164,10 +169,31 @@ class Task(Generic[T]):
     # -- internals (GUI thread) -------------------------------------------
 
     def _add_waiter(self, fn: Callable[[Task[T]], object]) -> None:
-        """Register a coroutine's wake-up; the task must be pending."""
-        self._consumed = True
+        """Register a coroutine's wake-up; the task must be pending.
+
+        Registering does not consume the outcome: the waiter takes it when it
+        wakes (`_outcome()`). Why: a waiter cancelled first stops listening,
+        and a failure that then reaches nobody must still be reported.
+        """
         assert self._callbacks is not None
         self._callbacks.append(fn)
+
+    def _add_watcher(self, fn: Callable[[Task[T]], object]) -> None:
+        """Call `fn(task)` once on the GUI thread when the task is done, without consuming it.
+
+        For combinators, which consume a child's outcome only if they still
+        want it when it arrives (see `_consume()`).
+        """
+        callbacks = self._callbacks
+        if callbacks is None:
+            _scheduler.call_soon(functools.partial(fn, self))
+        else:
+            callbacks.append(fn)
+
+    def _consume(self) -> None:
+        """Take responsibility for the outcome: a failure is no longer reported."""
+        self._consumed = True
+        self._unconsumed_discard()
 
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""
@@ -272,5 +298,15 @@ class Task(Generic[T]):
             state = f"failed with {type(self._exc).__name__}: {self._exc}"
         what = self._describe()
         head = f"{type(self).__name__} {what}" if what else type(self).__name__
-        waiting = self._waiting_text() if self._state is PENDING else ""
+        waiting = ""
+        if self._state is PENDING:
+            depth: int = getattr(_REPR, "depth", 0)
+            if depth >= _REPR_DEPTH:
+                waiting = ", ..."
+            else:
+                _REPR.depth = depth + 1
+                try:
+                    waiting = self._waiting_text()
+                finally:
+                    _REPR.depth = depth
         return f"<{head} {state}{waiting}>"

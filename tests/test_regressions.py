@@ -1,0 +1,308 @@
+"""Regressions: each test pins a bug that once slipped through."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import weakref
+from typing import Any
+
+import pytest
+from PyQt5 import sip
+from PyQt5.QtCore import QObject
+from PyQt5.QtWidgets import QLineEdit
+
+import qtasks
+
+
+class Gate:
+    """A worker function that blocks until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, value: object = None) -> object:
+        self.entered.set()
+        self.opened.wait(10)
+        return value
+
+
+@pytest.fixture
+def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Collect what reaches sys.excepthook instead of printing it."""
+    calls: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
+    return calls
+
+
+def settle(qtasks_run: Any) -> None:
+    """Let a few scheduler steps pass, then collect garbage."""
+    for _ in range(3):
+        qtasks_run(qtasks.sleep(0))
+    gc.collect()
+
+
+def test_child_failing_after_its_awaiter_was_cancelled_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child coroutine that fails in its clean-up after its awaiter was cancelled reaches sys.excepthook."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def child() -> Any:
+        try:
+            yield qtasks.run(gate)
+        finally:
+            raise KeyError("clean-up failed")
+
+    @qtasks.coroutine
+    def parent() -> Any:
+        yield child()
+
+    handle = parent()
+    handle.cancel()
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
+
+
+def test_gather_child_failing_after_the_gather_was_cancelled_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gathered coroutine failing in its clean-up after the gather was cancelled reaches sys.excepthook."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def child() -> Any:
+        try:
+            yield qtasks.run(gate)
+        finally:
+            raise KeyError("clean-up failed")
+
+    handle = child()
+    assert qtasks.gather(handle).cancel()
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
+
+
+def test_gather_of_one_failing_task_given_twice_reports_nothing(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A failing task given twice fails the gather once, and is not reported besides."""
+    failing = qtasks.run(int, "x")
+    with pytest.raises(ValueError, match="invalid literal"):
+        qtasks_run(qtasks.gather(failing, failing))
+    settle(qtasks_run)
+    assert [] == hook_calls
+
+
+def test_failure_of_a_task_still_pending_when_wait_returned_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child that fails after wait(FIRST_COMPLETED) returned it as pending is not swallowed."""
+    gate = Gate()
+
+    @qtasks.coroutine
+    def late_failure() -> Any:
+        yield qtasks.run(gate)
+        raise KeyError("failed later")
+
+    fast = qtasks.run(int, 1)
+    slow = late_failure()
+    done, pending = qtasks_run(qtasks.wait([fast, slow], return_when=qtasks.FIRST_COMPLETED))
+    assert ({fast}, {slow}) == (done, pending)
+    gate.opened.set()
+    qtbot.waitUntil(slow.done)
+    del done, pending, slow
+    settle(qtasks_run)
+    assert ["'failed later'"] == [str(exc) for exc in hook_calls]
+
+
+def test_a_task_cancelled_while_queued_is_freed_on_the_gui_thread(qtasks_run: Any) -> None:
+    """The worker that skips a task cancelled in the queue does not drop the last reference to it."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    blocking = pool.run(gate)
+    assert gate.entered.wait(10)
+    queued = pool.run(int, 1)
+    freed_on: list[int] = []
+    weakref.finalize(queued, lambda: freed_on.append(threading.get_ident()))
+    assert queued.cancel()
+    del queued
+    settle(qtasks_run)
+    assert [] == freed_on  # only the pool's queue holds it now
+    gate.opened.set()
+    qtasks_run(blocking)
+    assert 2 == qtasks_run(pool.run(int, 2))
+    settle(qtasks_run)
+    assert [threading.get_ident()] == freed_on
+
+
+class SelfDeleting(QObject):
+    """An owner whose slot yields a coroutine object that deletes the owner when it starts."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    async def delete_owner(self) -> None:
+        self.log.append("child deletes the owner")
+        sip.delete(self)
+        await qtasks.sleep(60)
+        self.log.append("child resumed")
+
+    @qtasks.slot
+    def go(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.sleep(0)
+            log.append("slot resumed")
+            yield self.delete_owner()
+            log.append("slot resumed again")
+        finally:
+            log.append("slot finally")
+
+
+def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_suspension(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose yielded coroutine object deletes the owner is cancelled with it, not re-entered."""
+    log: list[str] = []
+    handle = SelfDeleting(log).go()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert handle.cancelled()
+    assert ["slot resumed", "child deletes the owner", "slot finally"] == log
+    assert [] == qtasks.running()
+    assert [] == hook_calls
+
+
+def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
+    """wait() given one task twice returns once that task is done instead of waiting forever."""
+    task = qtasks.run(int, 1)
+    done, pending = qtasks_run(qtasks.wait([task, task]))
+    assert ({task}, set()) == (done, pending)
+
+
+def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_submission(
+    qtasks_run: Any,
+) -> None:
+    """A coroutine that ends with its submitted work still queued is not released on a worker thread."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    blocking = pool.run(gate)
+    assert gate.entered.wait(10)
+
+    @qtasks.coroutine
+    def fire_and_forget() -> Any:
+        pool.run(int, 1)
+        return "submitted"
+        yield  # a generator coroutine that never suspends
+
+    handle = fire_and_forget()
+    freed_on: list[int] = []
+    weakref.finalize(handle, lambda: freed_on.append(threading.get_ident()))
+    assert "submitted" == handle.result()
+    del handle
+    gate.opened.set()
+    qtasks_run(blocking)
+    assert 2 == qtasks_run(pool.run(int, 2))
+    settle(qtasks_run)
+    assert [threading.get_ident()] == freed_on
+
+
+class Normalizing(QLineEdit):
+    """A line edit whose slot rewrites the text, which emits textChanged into the same slot."""
+
+    def __init__(self, reentry: str) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.normalize = qtasks.slot(reentry=reentry)(Normalizing._normalize)
+        self.textChanged.connect(lambda text: self.normalize(self, text))
+
+    def _normalize(self, text: str) -> Any:
+        self.log.append(f"start {text}")
+        self.setText(text.upper())
+        yield qtasks.sleep(0)
+        self.log.append(f"end {text}")
+
+
+@pytest.mark.parametrize(
+    ("reentry", "expected"),
+    [
+        ("ignore", ["start abc", "end abc"]),
+        ("queue", ["start abc", "end abc", "start ABC", "end ABC"]),
+        ("restart", ["start abc", "start ABC", "end ABC"]),
+    ],
+)
+def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
+    qtasks_run: Any, qtbot: Any, reentry: str, expected: list[str]
+) -> None:
+    """A slot re-entered from its own first step sees the running call, as its reentry policy says."""
+    edit = Normalizing(reentry)
+    qtbot.addWidget(edit)
+    edit.setText("abc")
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert expected == edit.log
+
+
+@qtasks.coroutine
+def link(child: qtasks.Task[Any]) -> Any:
+    """Await `child` and return its result: one link of a chain."""
+    return (yield child)
+
+
+def deep_chain(bottom: qtasks.Task[Any]) -> list[qtasks.Task[Any]]:
+    """Return coroutines each awaiting the one before, more of them than the recursion limit."""
+    chain = [link(bottom)]
+    for _ in range(sys.getrecursionlimit() + 100):
+        chain.append(link(chain[-1]))
+    return chain
+
+
+def test_cancelling_a_chain_deeper_than_the_recursion_limit(qtbot: Any) -> None:
+    """cancel() on a coroutine at the top of a chain of coroutines awaiting each other cancels them all."""
+    bottom = qtasks.sleep(60)
+    chain = deep_chain(bottom)
+    assert chain[-1].cancel()
+    qtbot.waitUntil(chain[0].done)
+    assert [True] * len(chain) == [task.cancelled() for task in chain]
+    assert bottom.cancelled()
+
+
+def test_cancelling_a_chain_unwinds_the_innermost_coroutine_first(qtasks_run: Any) -> None:
+    """The finally blocks of a cancelled chain of coroutines run from the innermost out."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def level(name: str, child: qtasks.Task[Any]) -> Any:
+        try:
+            yield child
+        finally:
+            log.append(name)
+
+    inner = level("inner", qtasks.sleep(60))
+    outer = level("outer", level("middle", inner))
+    assert outer.cancel()
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(outer)
+    assert ["inner", "middle", "outer"] == log
+
+
+def test_messages_naming_a_chain_deeper_than_the_recursion_limit_still_raise(
+    qtasks_run: Any, qtbot: Any
+) -> None:
+    """result() too early and an expired timeout() raise their own errors for a very deep chain."""
+    top = deep_chain(qtasks.sleep(60))[-1]
+    assert 4 == repr(top).count("waiting on")
+    with pytest.raises(RuntimeError, match="not done yet"):
+        top.result()
+    with pytest.raises(qtasks.TimeoutError, match="did not finish in time"):
+        qtasks_run(qtasks.timeout(0, top))
+    qtbot.waitUntil(top.done)
+    assert top.cancelled()
