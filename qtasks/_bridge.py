@@ -18,7 +18,7 @@ import traceback
 from collections import deque
 from typing import Callable
 
-from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
 
 __all__ = ["Bridge", "report"]
 
@@ -120,6 +120,10 @@ class Bridge(QObject):
         """Return how many calls wait in the deque. Any thread."""
         return len(self._queue)
 
+    # Why a declared slot: PyQt5 routes a connection to an undeclared method
+    # through a proxy QObject living on the connecting thread, so a bridge
+    # created off the GUI thread would drain on a thread with no event loop.
+    @pyqtSlot()
     def _drain(self) -> None:
         """Run queued calls for at most one budget, then yield to Qt. GUI thread."""
         outer = self._draining

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Final, Iterable
 
 from ._coroutine import as_task
@@ -16,17 +17,17 @@ ALL_COMPLETED: Final = "ALL_COMPLETED"
 
 
 def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
-    tasks = []
-    for position, awaitable in enumerate(awaitables):
-        task = as_task(awaitable)
-        if task is None:
+    """Return a task per awaitable, starting coroutine objects only once all are valid."""
+    given = list(awaitables)
+    for position, awaitable in enumerate(given):
+        if not isinstance(awaitable, Task) and not inspect.iscoroutine(awaitable):
             msg = (
                 f"{caller} argument {position} is {awaitable!r}, which is not awaitable: "
                 "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
             )
             raise TypeError(msg)
-        tasks.append(task)
-    return tasks
+    tasks = [as_task(awaitable) for awaitable in given]
+    return [task for task in tasks if task is not None]
 
 
 class GatherTask(Task[list[Any]]):
@@ -127,20 +128,31 @@ def gather(*awaitables: object, return_exceptions: bool = False) -> GatherTask:
 class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
     """(done, pending) sets once the wait condition holds."""
 
-    __slots__ = ("_children", "_return_when")
+    __slots__ = ("_children", "_done", "_failed", "_return_when", "_total")
 
     def __init__(self, children: list[Task[Any]], return_when: str) -> None:
         super().__init__()
         # Why: the condition counts distinct done tasks against the children,
         # so a task given twice must count once (asyncio.wait takes a set too).
         self._children = list(dict.fromkeys(children))
+        self._total = len(self._children)
         self._return_when = return_when
+        # Invariant: _done holds the children seen done, each counted once,
+        # so every completion costs O(1) however many children there are.
+        self._done: set[Task[Any]] = set()
+        self._failed = False
         for child in self._children:
             if child._state is not PENDING:
                 # In the done set it returns: the caller's now, before a queued report runs.
                 child._consume()
+                self._count(child)
             child._add_watcher(self._child_done)
         self._check()
+
+    def _count(self, child: Task[Any]) -> None:
+        self._done.add(child)
+        if child._state is FAILED:
+            self._failed = True
 
     def _child_done(self, child: Task[Any]) -> None:
         if self._state is not PENDING:
@@ -148,27 +160,28 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             # outcome is its own handle's, reported if nobody consumes it.
             return
         child._consume()
+        self._count(child)
         self._check()
 
     def _check(self) -> None:
         if self._state is not PENDING:
             return
-        children = self._children
-        done = {child for child in children if child._state is not PENDING}
+        done = self._done
         when = self._return_when
         if (
-            len(done) == len(children)
+            len(done) == self._total
             or (when is FIRST_COMPLETED and done)
-            or (when is FIRST_EXCEPTION and any(child._state is FAILED for child in done))
+            or (when is FIRST_EXCEPTION and self._failed)
         ):
-            pending = {child for child in children if child._state is PENDING}
-            self._finish(FINISHED, (done, pending))
+            pending = {child for child in self._children if child not in done}
+            self._finish(FINISHED, (set(done), pending))
 
     def _released(self) -> None:
         self._children = []
+        self._done = set()
 
     def _describe(self) -> str:
-        return f"{self._return_when} of {len(self._children)}"
+        return f"{self._return_when} of {self._total}"
 
 
 def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> WaitTask:

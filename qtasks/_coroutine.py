@@ -152,7 +152,12 @@ class CoroutineTask(Task[T]):
                     else:
                         yielded = coro.throw(exc)
                 except StopIteration as stop:
-                    self._finish(FINISHED, stop.value)
+                    if self._must_cancel:
+                        # It returned before the cancel it asked for reached
+                        # a suspension: cancel() said True, so it ends cancelled.
+                        self._finish(CANCELLED)
+                    else:
+                        self._finish(FINISHED, stop.value)
                     return
                 except CancelledError:
                     self._finish(CANCELLED)
@@ -164,6 +169,10 @@ class CoroutineTask(Task[T]):
                 task = as_task(yielded)
                 if task is None:
                     exc = TypeError(_not_awaitable_message(yielded))
+                    continue
+                if task is self:
+                    msg = f"{self!r} awaits its own handle, which can never finish: await another task"
+                    exc = RuntimeError(msg)
                     continue
                 if task._state is not PENDING:
                     value, exc = task._outcome()

@@ -70,17 +70,22 @@ def bridge() -> Bridge:
             created = Bridge()
             gui_thread = app.thread()
             if QThread.currentThread() == gui_thread:
-                STATE.gui_ident = threading.get_ident()
+                _learn_gui_thread()
             else:
+                # Why: a connection made here would belong to this thread,
+                # which may be gone when the application quits.
                 created.moveToThread(gui_thread)
                 created.post(_learn_gui_thread)
-            app.aboutToQuit.connect(_on_about_to_quit)
             STATE.bridge = created
         return STATE.bridge
 
 
 def _learn_gui_thread() -> None:
+    """Record the GUI thread and shut down when the application quits. GUI thread."""
     STATE.gui_ident = threading.get_ident()
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(_on_about_to_quit)
 
 
 def on_gui_thread() -> bool:

@@ -306,3 +306,57 @@ def test_messages_naming_a_chain_deeper_than_the_recursion_limit_still_raise(
         qtasks_run(qtasks.timeout(0, top))
     qtbot.waitUntil(top.done)
     assert top.cancelled()
+
+
+def test_coroutine_that_cancels_itself_and_returns_ends_cancelled(qtasks_run: Any) -> None:
+    """cancel() said True, so a coroutine that returns before suspending again ends cancelled."""
+    handles: list[qtasks.CoroutineTask[Any]] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.run(int, "1")
+        assert handles[0].cancel() is True
+        return "returned"
+
+    handles.append(body())
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(handles[0])
+    assert handles[0].cancelled()
+
+
+def test_a_coroutine_awaiting_its_own_handle_gets_an_error(qtasks_run: Any) -> None:
+    """Awaiting one's own handle raises RuntimeError at that yield instead of hanging."""
+    handles: list[qtasks.CoroutineTask[Any]] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.run(int, "1")
+        try:
+            yield handles[0]
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    handles.append(body())
+    assert "awaits its own handle" in qtasks_run(handles[0])
+
+
+def test_gather_with_a_bad_argument_starts_no_coroutine(qapp: Any) -> None:
+    """gather() validates every argument before it starts any coroutine object."""
+    started: list[str] = []
+
+    async def child() -> None:
+        started.append("started")
+
+    coro = child()
+    with pytest.raises(TypeError, match="argument 1 is 'x'"):
+        qtasks.gather(coro, "x")
+    coro.close()
+    assert [] == started
+
+
+def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:
+    """A finished wait's repr still says how many tasks it waited on."""
+    waited = qtasks.wait([qtasks.run(int, "1"), qtasks.run(int, "2")])
+    qtasks_run(waited)
+    assert "ALL_COMPLETED of 2" in repr(waited)

@@ -47,3 +47,10 @@ def test_shutdown_returns_after_the_timeout_naming_a_blocked_function(qapp: Any)
     finally:
         release.set()
     assert [] == qtasks.shutdown(timeout=10)
+
+
+def test_shutdown_runs_at_quit_when_a_worker_thread_used_qtasks_first() -> None:
+    """aboutToQuit still shuts qtasks down when its first use came from a plain thread."""
+    proc = run_script("first_use_on_a_worker")
+    assert 0 == proc.returncode, proc.stderr
+    assert "shutdown ran" == proc.stdout.strip()
