@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -51,3 +52,11 @@ def _qtasks_clean(qapp: QApplication) -> Iterator[None]:
     assert [] == timers, "the test left qtasks timers behind"
     left_manual = pool_left is not None and not isinstance(pool_left, qtasks.Pool)
     assert not left_manual, f"the test left {pool_left!r} as default pool"
+
+
+@pytest.fixture
+def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Collect what reaches sys.excepthook instead of printing it."""
+    calls: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
+    return calls

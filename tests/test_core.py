@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PyQt5.QtCore import QCoreApplication
+from support import Gate
 
 import qtasks
 
@@ -19,19 +20,6 @@ def double(x: int) -> int:
 
 def fail_with_value_error(x: int) -> int:
     raise ValueError(f"bad value {x}")
-
-
-class Gate:
-    """A worker function that blocks until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.entered = threading.Event()
-
-    def __call__(self, value: object = None) -> object:
-        self.entered.set()
-        self.opened.wait(10)
-        return value
 
 
 def test_handle_click_generator_style(qtasks_run: Any) -> None:

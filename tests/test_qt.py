@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from typing import Any
 
@@ -11,34 +10,14 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QPushButton
+from support import Gate
 
 import qtasks
 from qtasks import _qt, _scheduler
 
 
-class Gate:
-    """A worker function that blocks until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.entered = threading.Event()
-
-    def __call__(self, value: object = None) -> object:
-        self.entered.set()
-        self.opened.wait(10)
-        return value
-
-
 class Emitter(QObject):
     pair = pyqtSignal(int, str)
-
-
-@pytest.fixture
-def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
-    """Collect what reaches sys.excepthook instead of printing it."""
-    calls: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
-    return calls
 
 
 def live_timers() -> list[QTimer]:

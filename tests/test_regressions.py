@@ -12,29 +12,9 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject
 from PyQt5.QtWidgets import QLineEdit
+from support import Gate
 
 import qtasks
-
-
-class Gate:
-    """A worker function that blocks until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.entered = threading.Event()
-
-    def __call__(self, value: object = None) -> object:
-        self.entered.set()
-        self.opened.wait(10)
-        return value
-
-
-@pytest.fixture
-def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
-    """Collect what reaches sys.excepthook instead of printing it."""
-    calls: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
-    return calls
 
 
 def settle(qtasks_run: Any) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
-import threading
 import weakref
 from typing import Any
 
@@ -12,29 +10,9 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
+from support import Gate
 
 import qtasks
-
-
-class Gate:
-    """A worker function that blocks until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.entered = threading.Event()
-
-    def __call__(self, value: object = None) -> object:
-        self.entered.set()
-        self.opened.wait(10)
-        return value
-
-
-@pytest.fixture
-def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
-    """Collect what reaches sys.excepthook instead of printing it."""
-    calls: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda _type, exc, _tb: calls.append(exc))
-    return calls
 
 
 class Emitter(QObject):
