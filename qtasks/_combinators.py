@@ -173,8 +173,13 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             or (when is FIRST_COMPLETED and done)
             or (when is FIRST_EXCEPTION and self._failed)
         ):
-            pending = {child for child in self._children if child not in done}
-            self._finish(FINISHED, (set(done), pending))
+            # The sets say what is done now, including children whose
+            # watchers have not run yet (as asyncio.wait does).
+            finished = {child for child in self._children if child._state is not PENDING}
+            pending = {child for child in self._children if child._state is PENDING}
+            for child in finished:
+                child._consume()  # in the done set it returns: the caller's now
+            self._finish(FINISHED, (finished, pending))
 
     def _released(self) -> None:
         self._children = []
