@@ -84,3 +84,43 @@ def test_manual_pool_leaves_no_handles_behind(qtasks_manual_pool: ManualPool) ->
         return handle.result()  # type: ignore[no-any-return]
 
     assert_no_leak(finish)
+
+
+def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
+    """Push n items through map and n // 10 slot calls on an owner deleted after; return weak references."""
+    from PyQt5 import sip
+    from PyQt5.QtCore import QObject
+
+    class Owner(QObject):
+        @qtasks.slot
+        def on_item(self, i: int) -> Any:
+            return (yield qtasks.run(double, i))
+
+    refs: list[weakref.ref[Any]] = []
+    mapped = qtasks.map(double, range(n))
+    refs.append(weakref.ref(mapped))
+    assert [2 * i for i in range(n)] == qtasks_run(mapped, timeout=60)
+    owner = Owner()
+    refs.append(weakref.ref(owner))
+    handles = [owner.on_item(i) for i in range(n // 10)]
+    refs.extend(weakref.ref(handle) for handle in handles)
+    assert [2 * i for i in range(n // 10)] == qtasks_run(qtasks.gather(*handles), timeout=60)
+    del handles, mapped
+    sip.delete(owner)
+    del owner
+    return refs
+
+
+@pytest.mark.stress
+def test_map_and_slots_leave_nothing_behind(qtasks_run: Any) -> None:
+    """Items through map and calls of a slot, whose owner is then deleted, are all freed."""
+    map_and_slot_batch(100, qtasks_run)  # warm caches before the baseline
+    _scheduler.bridge().run_pending()
+    baseline = object_count()
+    refs = map_and_slot_batch(TASKS, qtasks_run)
+    _scheduler.bridge().run_pending()
+    gc.collect()
+    assert [] == [ref() for ref in refs if ref() is not None]
+    del refs
+    assert object_count() - baseline < BOUND
+    assert ([], 0, 0) == (qtasks.running(), len(_scheduler.STATE.unconsumed), _scheduler.bridge().pending())
