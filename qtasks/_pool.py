@@ -179,6 +179,8 @@ class ThreadTask(Task[T]):
             self._finish(FAILED, exc=exc)
 
     def _released(self) -> None:
+        if self._fn is None:
+            return  # _deliver_outcome() dropped them already: no lock needed
         with self._pool._lock:
             running = self._phase is RUNNING or self._phase is RAN
         if not running:
