@@ -7,6 +7,15 @@ So the QThreadPool's queue stays short (other code sharing the global pool is
 not stuck behind ten thousand of ours), one round trip through Qt serves many
 items, and queued work can be cancelled cheaply.
 
+A worker loop that runs dry parks for at most `LINGER_S` before it gives
+its thread back to Qt, and a submit that finds a parked worker hands the item
+to it with one lock release. A coroutine awaiting `run()` in a loop submits
+its next call within microseconds of the last result, so it reuses the same
+worker instead of paying, every round trip, for `QThreadPool.start`, a Qt
+thread wake-up and a fresh Python thread state. The wait is short and
+bounded, never a spin, and shutdown wakes parked workers at once, so a pool
+thread is never held hostage.
+
 The queue is split into lanes, one per submitting coroutine (and one per
 `map`), served round robin: a fan-out of 10^5 items does not starve another
 coroutine's single `run()`.
@@ -56,6 +65,11 @@ QUEUED: Final = "queued"  # in a lane, not claimed
 RUNNING: Final = "running"  # claimed by a worker, function running
 RAN: Final = "ran"  # function returned; completion on its way to the GUI thread
 DROPPED: Final = "dropped"  # cancelled while queued: never runs
+
+# How long a worker loop that ran dry waits for more work before it returns
+# its thread to the QThreadPool. Long enough to bridge one GUI-thread turn
+# between two awaited run() calls, short enough that Qt never misses the thread.
+LINGER_S = 0.001
 
 _LOCAL = threading.local()
 # _submit()'s default lane: the coroutine being stepped (or None).
@@ -172,6 +186,8 @@ class ThreadTask(Task[T]):
             self._finish(FAILED, exc=exc)
 
     def _released(self) -> None:
+        if self._fn is None:
+            return  # _deliver_outcome() dropped them already: no lock needed
         with self._pool._lock:
             running = self._phase is RUNNING or self._phase is RAN
         if not running:
@@ -241,6 +257,14 @@ class Pool:
         # the last reference to its task, which must be freed on the GUI
         # thread; _release_dropped() empties this there.
         self._dropped: list[LaneItem] = []
+        # Invariant: each worker loop parked with nothing to run has one held
+        # lock here; whoever removes it releases it, and that wakes the loop.
+        # A parked loop still counts in _starts, and is not in _executing.
+        self._parked: list[threading.Lock] = []
+        # Parked loops, plus loops woken but not yet back under the lock.
+        self._lingering = 0
+        # How many threads wait on _idle (shutdown), so workers notify only then.
+        self._idle_waiters = 0
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _scheduler.STATE.executors.add(self)
@@ -300,9 +324,15 @@ class Pool:
             if lane is None:
                 lane = self._lanes[key] = deque()
             lane.append(item)
-            start = self._starts < max(1, self._qpool.maxThreadCount())
-            if start:
-                self._starts += 1
+            if self._parked:
+                # A parked worker loop takes the item: one lock release
+                # instead of a QThreadPool.start.
+                self._parked.pop().release()
+                start = False
+            else:
+                start = self._starts < max(1, self._qpool.maxThreadCount())
+                if start:
+                    self._starts += 1
         if start:
             self._qpool.start(self._runner)
 
@@ -330,13 +360,16 @@ class Pool:
         del dropped
 
     def _work_in_worker(self) -> None:
-        """Run items until the lanes are empty. Worker thread."""
+        """Run items until the lanes stay empty for `LINGER_S`. Worker thread."""
         bridge = self._bridge
         assert bridge is not None
         lock = self._lock
         executing = self._executing
+        parked = self._parked
         with lock:
             item, release = self._claim_locked()
+            if item is None:
+                self._starts -= 1
         while True:
             if release:
                 # The first skip since the last release asks for one; later ones ride along.
@@ -345,30 +378,50 @@ class Pool:
                 return
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
-            # One lock section ends this item and claims the next, so that
-            # after the hand-over below a worker with nothing left to do
-            # returns at once instead of competing with the GUI thread for
-            # the GIL while that thread handles the result.
+            waiter: threading.Lock | None = None
+            # One lock section ends this item and claims the next (or parks),
+            # so that after the hand-over below a worker with nothing left to
+            # do waits without the GIL instead of competing with the GUI
+            # thread for it while that thread handles the result.
             with lock:
                 item._phase = RAN
                 del executing[item]
                 item, release = self._claim_locked()
-                if not executing:
+                if item is None:
+                    waiter = threading.Lock()
+                    waiter.acquire()
+                    parked.append(waiter)
+                    self._lingering += 1
+                if self._idle_waiters and not executing:
                     self._idle.notify_all()
             # The box holds this thread's only reference; transfer() moves it.
             bridge.transfer(box)
+            if waiter is not None:
+                if release:
+                    bridge.post(self._release_dropped)
+                waiter.acquire(timeout=LINGER_S)
+                with lock:
+                    self._lingering -= 1
+                    # Why: the wait may time out just as a submit or shutdown
+                    # takes the waiter. Whoever took it released it; either
+                    # way the lanes, read under the lock, decide.
+                    if waiter in parked:
+                        parked.remove(waiter)
+                    item, release = self._claim_locked()
+                    if item is None:
+                        self._starts -= 1
+                        if self._idle_waiters and not self._lingering:
+                            self._idle.notify_all()
 
     def _claim_locked(self) -> tuple[LaneItem | None, bool]:
-        """Claim the next item and mark it executing, or count this worker loop out.
+        """Claim the next item and mark it executing. Caller holds _lock.
 
-        Caller holds _lock. Also tells whether this claim skipped the first
-        dropped items since the last release, which the caller then posts.
+        Also tells whether this claim skipped the first dropped items since
+        the last release, which the caller then posts to the GUI thread.
         """
         skipped_before = bool(self._dropped)
         item = self._next_locked()
-        if item is None:
-            self._starts -= 1
-        else:
+        if item is not None:
             self._executing[item] = None
         return item, not skipped_before and bool(self._dropped)
 
@@ -396,15 +449,27 @@ class Pool:
             self._lanes.clear()
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
+            # Parked worker loops find the lanes empty and leave now.
+            for waiter in self._parked:
+                waiter.release()
+            self._parked.clear()
 
     def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
-        """Wait until no function runs or the deadline passes; return those still running."""
+        """Wait until no function runs or the deadline passes; return those still running.
+
+        Also waits for worker loops that are leaving after shutdown woke them
+        (a millisecond at most), so none is left inside Python at exit.
+        """
         with self._idle:
-            while self._executing:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    break
-                self._idle.wait(remaining)
+            self._idle_waiters += 1
+            try:
+                while self._executing or self._lingering:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._idle.wait(remaining)
+            finally:
+                self._idle_waiters -= 1
             # A map chunk is named by its map, once.
             owners: dict[Task[Any], None] = {}
             for item in self._executing:

@@ -220,7 +220,7 @@ class Task(Generic[T]):
             # The last value reported is delivered before the done callbacks.
             _scheduler.call_soon(self._deliver_progress)
         if callbacks:
-            post = _scheduler.call_soon
+            post = _scheduler.bridge().post
             for fn in callbacks:
                 post(functools.partial(fn, self))
         if state is CANCELLED:

@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QCoreApplication
+from PyQt5.QtCore import QCoreApplication, QThreadPool
 from support import Gate
 
 import qtasks
@@ -620,3 +620,47 @@ def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
 def test_app_instance_is_the_gui_thread(qapp: Any) -> None:
     """The test process's QApplication lives on this thread (sanity for the suite)."""
     assert QCoreApplication.instance() is qapp
+
+
+class CountingPool(QThreadPool):
+    """A QThreadPool that counts how often qtasks starts its runnable on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMaxThreadCount(1)
+        self.starts = 0
+
+    def start(self, runnable: Any, priority: int = 0) -> None:
+        self.starts += 1
+        super().start(runnable, priority)
+
+
+def test_awaited_runs_in_a_row_reuse_the_parked_worker(qtasks_run: Any, monkeypatch: Any) -> None:
+    """A run() submitted while a worker loop lingers is handed to it, not started anew."""
+    monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
+    qpool = CountingPool()
+    pool = qtasks.Pool(pool=qpool)
+
+    @qtasks.coroutine
+    def in_a_row() -> Any:
+        results = []
+        for i in range(5):
+            results.append((yield pool.run(double, i)))
+        return results
+
+    assert [0, 2, 4, 6, 8] == qtasks_run(in_a_row())
+    assert 1 == qpool.starts
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monkeypatch: Any) -> None:
+    """shutdown() wakes a lingering worker loop, so the QThreadPool is idle right after."""
+    monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
+    qpool = CountingPool()
+    pool = qtasks.Pool(pool=qpool)
+    assert 6 == qtasks_run(pool.run(double, 3))
+    assert [] == pool.shutdown(timeout=10)
+    assert qpool.waitForDone(5000)
+    assert 4 == qtasks_run(pool.run(double, 2))
+    assert [] == pool.shutdown(timeout=10)
+    assert qpool.waitForDone(5000)
