@@ -107,7 +107,12 @@ class Bridge(QObject):
 
         GUI thread. For tests and shutdown, which must not wait for Qt.
         """
+        self._run_queue(None)
+
+    def _run_queue(self, deadline: float | None) -> None:
+        """Run queued calls until the deque is empty or `deadline` passes. GUI thread."""
         queue = self._queue
+        count = 0
         while queue:
             fn = queue.popleft()
             try:
@@ -115,6 +120,9 @@ class Bridge(QObject):
             except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
                 report(exc)
             del fn
+            count += 1
+            if deadline is not None and count & 31 == 0 and time.perf_counter() > deadline:
+                return
 
     def pending(self) -> int:
         """Return how many calls wait in the deque. Any thread."""
@@ -130,20 +138,9 @@ class Bridge(QObject):
         try:
             self._wake_pending = False
             queue = self._queue
-            deadline = time.perf_counter() + DRAIN_BUDGET_S
-            count = 0
             self._draining = True
             try:
-                while queue:
-                    fn = queue.popleft()
-                    try:
-                        fn()
-                    except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
-                        report(exc)
-                    del fn
-                    count += 1
-                    if count & 31 == 0 and time.perf_counter() > deadline:
-                        break
+                self._run_queue(time.perf_counter() + DRAIN_BUDGET_S)
             finally:
                 self._draining = outer
             # Why: posts made during a delivery did not wake us; if the budget

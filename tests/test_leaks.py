@@ -56,11 +56,12 @@ def object_count() -> int:
     return len(gc.get_objects())
 
 
-def assert_no_leak(finish: Callable[[qtasks.Task[Any]], int]) -> None:
-    run_batch(100, finish)  # warm caches before the baseline
+def assert_no_leak(batch: Callable[[int], list[weakref.ref[Any]]]) -> None:
+    """Run `batch(n)` small, then big: what it made is all dead, and gc counts are back."""
+    batch(100)  # warm caches before the baseline
     _scheduler.bridge().run_pending()
     baseline = object_count()
-    refs = run_batch(TASKS, finish)
+    refs = batch(TASKS)
     _scheduler.bridge().run_pending()
     gc.collect()
     assert [] == [ref() for ref in refs if ref() is not None]
@@ -72,7 +73,7 @@ def assert_no_leak(finish: Callable[[qtasks.Task[Any]], int]) -> None:
 @pytest.mark.stress
 def test_real_pool_leaves_no_handles_behind(qtasks_run: Any) -> None:
     """Tasks through run, coroutines and gather on real threads are all freed once done."""
-    assert_no_leak(lambda handle: qtasks_run(handle, timeout=60))
+    assert_no_leak(lambda n: run_batch(n, lambda handle: qtasks_run(handle, timeout=60)))
 
 
 @pytest.mark.stress
@@ -83,7 +84,7 @@ def test_manual_pool_leaves_no_handles_behind(qtasks_manual_pool: ManualPool) ->
         qtasks_manual_pool.run_all()
         return handle.result()  # type: ignore[no-any-return]
 
-    assert_no_leak(finish)
+    assert_no_leak(lambda n: run_batch(n, finish))
 
 
 def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
@@ -114,13 +115,4 @@ def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
 @pytest.mark.stress
 def test_map_and_slots_leave_nothing_behind(qtasks_run: Any) -> None:
     """Items through map and calls of a slot, whose owner is then deleted, are all freed."""
-    map_and_slot_batch(100, qtasks_run)  # warm caches before the baseline
-    _scheduler.bridge().run_pending()
-    baseline = object_count()
-    refs = map_and_slot_batch(TASKS, qtasks_run)
-    _scheduler.bridge().run_pending()
-    gc.collect()
-    assert [] == [ref() for ref in refs if ref() is not None]
-    del refs
-    assert object_count() - baseline < BOUND
-    assert ([], 0, 0) == (qtasks.running(), len(_scheduler.STATE.unconsumed), _scheduler.bridge().pending())
+    assert_no_leak(lambda n: map_and_slot_batch(n, qtasks_run))
