@@ -18,7 +18,7 @@ from typing_extensions import ParamSpec
 
 from . import _scheduler
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
 
 __all__ = ["CoroutineTask", "as_task", "coroutine"]
 
@@ -242,7 +242,7 @@ def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]
             "add a yield or make it async def"
         )
         raise TypeError(msg)
-    name = getattr(fn, "__qualname__", repr(fn))
+    name = callable_name(fn)
 
     @functools.wraps(fn)
     def start(*args: P.args, **kwargs: P.kwargs) -> CoroutineTask[T]:

@@ -34,7 +34,8 @@ from typing_extensions import ParamSpec
 
 from . import _scheduler
 from ._bridge import report
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._errors import CancelledError
+from ._task import CANCELLED, PENDING, Task, callable_name
 
 __all__ = ["ExecutorTask", "run_in", "wrap"]
 
@@ -44,11 +45,6 @@ P = ParamSpec("P")
 # ExecutorTask._kind
 CONCURRENT: Final = "concurrent.futures"
 DASK: Final = "dask"
-
-
-def _callable_name(fn: object) -> str:
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else repr(fn)
 
 
 def _dask_future_type() -> type | None:
@@ -106,12 +102,7 @@ class ExecutorTask(Task[T]):
         """Finish the task with the outcome the engine's thread read. GUI thread."""
         if self._state is not PENDING:
             return  # cancelled before the engine finished: the late outcome is dropped
-        if cancelled:
-            self._finish(CANCELLED)
-        elif exc is None:
-            self._finish(FINISHED, value)
-        else:
-            self._finish(FAILED, exc=exc)
+        self._finish_with(value, CancelledError() if cancelled else exc)
 
     def _released(self) -> None:
         # Tell the engine-side callback that nobody wants the outcome (a Dask
@@ -257,7 +248,7 @@ def _explain_pickling(
     text = str(cause) if cause is not None else ""
     if _PICKLER_FRAME not in text:
         return exc  # the function's own error, not the transport's
-    name = _callable_name(fn)
+    name = callable_name(fn)
     why = f"{type(exc).__name__}: {exc}"
     if _SEND_BACK_FRAME in text:
         msg = (
@@ -366,7 +357,7 @@ def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P
     _check_picklable_function(executor, fn)
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None
-    return ExecutorTask(future, _kind_of(future), f"{_callable_name(fn)}()", call)
+    return ExecutorTask(future, _kind_of(future), f"{callable_name(fn)}()", call)
 
 
 def _kind_of(future: object) -> str:

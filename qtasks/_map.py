@@ -35,7 +35,7 @@ from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
 from . import _pool, _scheduler
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
 
 __all__ = ["MAX_CHUNK", "Lanes", "MapTask", "map", "start_map"]
 
@@ -156,7 +156,7 @@ class MapTask(Task[list[Any]]):
         super().__init__()
         self._pool = pool
         self._fn: Callable[[Any], Any] | None = fn
-        self._name = _pool._callable_name(fn)
+        self._name = callable_name(fn)
         self._iterator: Iterator[Any] | None = iterator
         threads = pool.max_threads
         if window is None:

@@ -41,7 +41,7 @@ from typing_extensions import ParamSpec
 from . import _scheduler
 from ._bridge import Bridge, report
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._task import CANCELLED, PENDING, Task, callable_name
 
 if TYPE_CHECKING:
     from ._map import MapTask
@@ -93,11 +93,6 @@ class TaskOwner(Protocol):
     def _lock(self) -> threading.Lock: ...
 
 
-def _callable_name(fn: object) -> str:
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else repr(fn)
-
-
 class ThreadTask(Task[T]):
     """The handle of a function running on a pool thread."""
 
@@ -125,7 +120,7 @@ class ThreadTask(Task[T]):
         self._fn: Callable[..., T] | None = fn
         self._args: tuple[Any, ...] | None = args
         self._kwargs: dict[str, Any] | None = kwargs
-        self._name = _callable_name(fn)
+        self._name = callable_name(fn)
         self._phase: str = QUEUED
         # Read by check_cancelled() on the worker; written once on the GUI thread.
         self._cancel_requested = False
@@ -178,12 +173,7 @@ class ThreadTask(Task[T]):
         self._fn = self._args = self._kwargs = None
         if self._state is not PENDING:
             return  # cancelled while it ran: the late outcome is dropped
-        if exc is None:
-            self._finish(FINISHED, value)
-        elif isinstance(exc, CancelledError):
-            self._finish(CANCELLED)
-        else:
-            self._finish(FAILED, exc=exc)
+        self._finish_with(value, exc)
 
     def _released(self) -> None:
         if self._fn is None:

@@ -31,7 +31,7 @@ from . import _scheduler
 from ._bridge import report
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
-from ._task import FINISHED, PENDING, Task
+from ._task import FINISHED, PENDING, Task, callable_name
 
 __all__ = ["slot"]
 
@@ -251,7 +251,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
             "add a yield or make it async def"
         )
         raise TypeError(msg)
-    name = getattr(fn, "__qualname__", repr(fn))
+    name = callable_name(fn)
     keep = _trim_count(fn)
     method = _is_method(fn)
     # The calls of a plain function, or of a method called with a non-QObject first argument.

@@ -43,6 +43,12 @@ _REPR_DEPTH: Final = 4
 _REPR = threading.local()
 
 
+def callable_name(fn: object) -> str:
+    """Return a function's qualified name for reprs and messages, or its repr."""
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)
+
+
 class Task(Generic[T]):
     """A handle on work that finishes later: a function on a pool, a coroutine, a fan-out.
 
@@ -230,6 +236,18 @@ class Task(Generic[T]):
             self._on_unconsumed_failure()
         self._released()
         return True
+
+    def _finish_with(self, value: Any, exc: BaseException | None) -> bool:
+        """End the task with an outcome given as (value, exception).
+
+        No exception finishes it, `CancelledError` cancels it, any other fails
+        it: one reading for what workers, engines and children hand back.
+        """
+        if exc is None:
+            return self._finish(FINISHED, value)
+        if isinstance(exc, CancelledError):
+            return self._finish(CANCELLED)
+        return self._finish(FAILED, exc=exc)
 
     def _released(self) -> None:
         """Drop what only a pending task needs. Subclasses extend it."""
