@@ -273,23 +273,17 @@ class TimeoutTask(Task[T]):
         if child._state is not PENDING:
             self._child_done(child)
             return
-        child.add_done_callback(self._child_done)
+        child._add_watcher(self._child_done)
         self._deadline = _Deadline(seconds, self._timed_out)
 
     def _child_done(self, child: Task[T]) -> None:
         if self._state is not PENDING:
-            if child._state is FAILED and child._exc is not None:
-                # Why: cancelled at the deadline, the child failed anyway (a
-                # coroutine raising from its clean-up); nobody else will see it.
-                report(child._exc)
+            # Why: cancelled at the deadline, the child may fail anyway (a
+            # coroutine raising from its clean-up). Not consuming it leaves
+            # that failure to the child's own handle, which reports it once
+            # unless its other awaiters take it.
             return
-        value, exc = child._outcome()
-        if child._state is FINISHED:
-            self._finish(FINISHED, value)
-        elif child._state is CANCELLED:
-            self._finish(CANCELLED)
-        else:
-            self._finish(FAILED, exc=exc)
+        self._finish_with(*child._outcome())
 
     def _timed_out(self) -> None:
         child = self._child

@@ -340,3 +340,45 @@ def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:
     waited = qtasks.wait([qtasks.run(int, "1"), qtasks.run(int, "2")])
     qtasks_run(waited)
     assert "ALL_COMPLETED of 2" in repr(waited)
+
+
+@qtasks.coroutine
+def _fails_in_its_clean_up() -> Any:
+    try:
+        yield qtasks.sleep(10)
+    finally:
+        raise KeyError("clean-up failed")
+
+
+def test_a_child_failing_after_its_timeout_is_reported_once(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A timed-out child that fails in its clean-up reaches sys.excepthook once."""
+    child = _fails_in_its_clean_up()
+    with pytest.raises(qtasks.TimeoutError):
+        qtasks_run(qtasks.timeout(0.01, child))
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    qtasks_run(qtasks.sleep(0.01))
+    assert ["'clean-up failed'"] == [str(exc) for exc in hook_calls]
+
+
+def test_a_child_failing_after_its_timeout_is_left_to_its_other_awaiter(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """When another coroutine also awaits the timed-out child, its failure is that coroutine's, not reported."""
+    child = _fails_in_its_clean_up()
+    seen: list[str] = []
+
+    @qtasks.coroutine
+    def other() -> Any:
+        try:
+            yield child
+        except KeyError as exc:
+            seen.append(str(exc))
+
+    watcher = other()
+    with pytest.raises(qtasks.TimeoutError):
+        qtasks_run(qtasks.timeout(0.01, child))
+    qtasks_run(watcher)
+    qtasks_run(qtasks.sleep(0.01))
+    assert (["'clean-up failed'"], []) == (seen, hook_calls)
