@@ -365,7 +365,7 @@ def test_a_child_failing_after_its_timeout_is_reported_once(
 def test_a_child_failing_after_its_timeout_is_left_to_its_other_awaiter(
     qtasks_run: Any, hook_calls: list[BaseException]
 ) -> None:
-    """When another coroutine also awaits the timed-out child, its failure is that coroutine's, not reported."""
+    """A timed-out child's failure belongs to another coroutine awaiting it: nothing is reported."""
     child = _fails_in_its_clean_up()
     seen: list[str] = []
 
