@@ -17,6 +17,15 @@ from support import Gate
 import qtasks
 
 
+@qtasks.coroutine
+def fails_in_its_clean_up(awaitable: qtasks.Task[Any]) -> Any:
+    """Wait on `awaitable`, then raise KeyError from the finally block, however it ends."""
+    try:
+        yield awaitable
+    finally:
+        raise KeyError("clean-up failed")
+
+
 def settle(qtasks_run: Any) -> None:
     """Let a few scheduler steps pass, then collect garbage."""
     for _ in range(3):
@@ -31,15 +40,8 @@ def test_child_failing_after_its_awaiter_was_cancelled_is_reported(
     gate = Gate()
 
     @qtasks.coroutine
-    def child() -> Any:
-        try:
-            yield qtasks.run(gate)
-        finally:
-            raise KeyError("clean-up failed")
-
-    @qtasks.coroutine
     def parent() -> Any:
-        yield child()
+        yield fails_in_its_clean_up(qtasks.run(gate))
 
     handle = parent()
     handle.cancel()
@@ -55,14 +57,7 @@ def test_gather_child_failing_after_the_gather_was_cancelled_is_reported(
     """A gathered coroutine failing in its clean-up after the gather was cancelled reaches sys.excepthook."""
     gate = Gate()
 
-    @qtasks.coroutine
-    def child() -> Any:
-        try:
-            yield qtasks.run(gate)
-        finally:
-            raise KeyError("clean-up failed")
-
-    handle = child()
+    handle = fails_in_its_clean_up(qtasks.run(gate))
     assert qtasks.gather(handle).cancel()
     gate.opened.set()
     qtbot.waitUntil(handle.done)
@@ -342,19 +337,11 @@ def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:
     assert "ALL_COMPLETED of 2" in repr(waited)
 
 
-@qtasks.coroutine
-def _fails_in_its_clean_up() -> Any:
-    try:
-        yield qtasks.sleep(10)
-    finally:
-        raise KeyError("clean-up failed")
-
-
 def test_a_child_failing_after_its_timeout_is_reported_once(
     qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
     """A timed-out child that fails in its clean-up reaches sys.excepthook once."""
-    child = _fails_in_its_clean_up()
+    child = fails_in_its_clean_up(qtasks.sleep(10))
     with pytest.raises(qtasks.TimeoutError):
         qtasks_run(qtasks.timeout(0.01, child))
     qtbot.waitUntil(lambda: bool(hook_calls))
@@ -366,7 +353,7 @@ def test_a_child_failing_after_its_timeout_is_left_to_its_other_awaiter(
     qtasks_run: Any, hook_calls: list[BaseException]
 ) -> None:
     """A timed-out child's failure belongs to another coroutine awaiting it: nothing is reported."""
-    child = _fails_in_its_clean_up()
+    child = fails_in_its_clean_up(qtasks.sleep(10))
     seen: list[str] = []
 
     @qtasks.coroutine
