@@ -35,7 +35,7 @@ from typing_extensions import ParamSpec
 from . import _scheduler
 from ._bridge import report
 from ._errors import CancelledError
-from ._task import CANCELLED, PENDING, Task, callable_name
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 
 __all__ = ["ExecutorTask", "run_in", "wrap"]
 
@@ -348,12 +348,7 @@ def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P
             )
         msg = f"qtasks.run_in needs a concurrent.futures.Executor, got {executor!r}: {hint}"
         raise TypeError(msg)
-    if not callable(fn):
-        msg = (
-            f"qtasks.run_in needs a callable, got {fn!r}: pass the function and its "
-            "arguments, e.g. qtasks.run_in(pool, load, path), not load(path)"
-        )
-        raise TypeError(msg)
+    require_callable(fn, "qtasks.run_in(pool, load, path)")
     _check_picklable_function(executor, fn)
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None

@@ -41,7 +41,7 @@ from typing_extensions import ParamSpec
 from . import _scheduler
 from ._bridge import Bridge, report
 from ._errors import CancelledError
-from ._task import CANCELLED, PENDING, Task, callable_name
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 
 if TYPE_CHECKING:
     from ._map import MapTask
@@ -274,12 +274,7 @@ class Pool:
 
         Any thread. Raises TypeError if `fn` is not callable.
         """
-        if not callable(fn):
-            msg = (
-                f"qtasks.run needs a callable, got {fn!r}: pass the function and its "
-                "arguments, e.g. qtasks.run(load, path), not load(path)"
-            )
-            raise TypeError(msg)
+        require_callable(fn, "qtasks.run(load, path)")
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
         self._submit(task)
         return task

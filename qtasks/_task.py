@@ -49,6 +49,17 @@ def callable_name(fn: object) -> str:
     return name if isinstance(name, str) else repr(fn)
 
 
+def require_callable(fn: object, call: str) -> None:
+    """Raise TypeError naming `fn` unless it is callable; `call` shows the right form."""
+    if not callable(fn):
+        name = call.split("(", 1)[0]
+        msg = (
+            f"{name} needs a callable, got {fn!r}: pass the function and its "
+            f"arguments, e.g. {call}, not load(path)"
+        )
+        raise TypeError(msg)
+
+
 class Task(Generic[T]):
     """A handle on work that finishes later: a function on a pool, a coroutine, a fan-out.
 

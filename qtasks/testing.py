@@ -30,7 +30,7 @@ from typing_extensions import ParamSpec
 
 from . import _scheduler
 from ._pool import DROPPED, QUEUED, RAN, RUNNING, ThreadTask, set_default_pool
-from ._task import PENDING, Task
+from ._task import PENDING, Task, require_callable
 
 if TYPE_CHECKING:
     from hypothesis.strategies import DataObject
@@ -82,12 +82,7 @@ class ManualPool:
 
         Raises TypeError if `fn` is not callable.
         """
-        if not callable(fn):
-            msg = (
-                f"qtasks.run needs a callable, got {fn!r}: pass the function and its "
-                "arguments, e.g. qtasks.run(load, path), not load(path)"
-            )
-            raise TypeError(msg)
+        require_callable(fn, "qtasks.run(load, path)")
         _scheduler.bridge()
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
         self._queue[task] = None
