@@ -175,7 +175,10 @@ class CoroutineTask(Task[T]):
                     exc = RuntimeError(msg)
                     continue
                 if task._state is not PENDING:
-                    value, exc = task._outcome()
+                    if not self._must_cancel:
+                        # Why only then: the cancel it asked for wins at this
+                        # yield; left unconsumed, a failure is still reported.
+                        value, exc = task._outcome()
                     continue
                 if self._must_cancel:
                     task.cancel()

@@ -369,3 +369,25 @@ def test_a_child_failing_after_its_timeout_is_left_to_its_other_awaiter(
     qtasks_run(watcher)
     qtasks_run(qtasks.sleep(0.01))
     assert (["'clean-up failed'"], []) == (seen, hook_calls)
+
+
+def test_a_failed_task_yielded_after_a_self_cancel_is_still_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """The cancel a coroutine asked for wins at its next yield; the failure it skipped reaches sys.excepthook."""
+    handles: list[qtasks.CoroutineTask[Any]] = []
+    failed = qtasks.run(int, "not a number")
+    qtbot.waitUntil(failed.done)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.sleep(0)
+        handles[0].cancel()
+        yield failed
+
+    handles.append(body())
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(handles[0])
+    del failed
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
