@@ -117,6 +117,9 @@ class _Chunk:
         """Hand the chunk's outcome to its map. GUI thread."""
         self._map._chunk_done(self)
 
+    def _owner(self) -> MapTask:
+        return self._map
+
     def _set_progress(self, value: object) -> None:
         """Ignore per-item progress: a map reports (finished, total) itself. Any thread."""
 

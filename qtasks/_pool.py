@@ -85,6 +85,10 @@ class LaneItem(Protocol):
 
     def _deliver(self) -> None: ...
 
+    def _owner(self) -> Task[Any]:
+        """The task the item belongs to: a ThreadTask itself, or a chunk's map."""
+        ...
+
 
 class TaskOwner(Protocol):
     """What a ThreadTask needs from the pool that runs it (a Pool or a testing pool)."""
@@ -183,6 +187,9 @@ class ThreadTask(Task[T]):
         if not running:
             # A running function still reads these; _deliver() drops them.
             self._fn = self._args = self._kwargs = None
+
+    def _owner(self) -> Task[Any]:
+        return self
 
     def _describe(self) -> str:
         return f"{self._name}()"
@@ -425,12 +432,14 @@ class Pool:
         return self._wait_idle(deadline)
 
     def _drop_queued(self) -> None:
-        """Forget queued items and take our queued starts back from Qt."""
+        """Forget queued items, cancel their tasks, and take our queued starts back from Qt. GUI thread."""
+        dropped: dict[Task[Any], None] = {}
         with self._lock:
             for lane in self._lanes.values():
                 for item in lane:
                     if item._phase is QUEUED:
                         item._phase = DROPPED
+                        dropped[item._owner()] = None
             self._lanes.clear()
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
@@ -438,6 +447,10 @@ class Pool:
             for waiter in self._parked:
                 waiter.release()
             self._parked.clear()
+        # Why: a thread may queue work after shutdown's cancel step; dropped
+        # without this, its task would stay pending forever.
+        for task in dropped:
+            task.cancel()
 
     def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
         """Wait until no function runs or the deadline passes; return those still running.
@@ -456,12 +469,7 @@ class Pool:
             finally:
                 self._idle_waiters -= 1
             # A map chunk is named by its map, once.
-            owners: dict[Task[Any], None] = {}
-            for item in self._executing:
-                owner = item if isinstance(item, Task) else getattr(item, "_map", None)
-                if isinstance(owner, Task):
-                    owners[owner] = None
-            return list(owners)
+            return list(dict.fromkeys(item._owner() for item in self._executing))
 
     def __repr__(self) -> str:
         return f"<qtasks.Pool max_threads={self.max_threads}>"

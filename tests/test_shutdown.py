@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from support import Gate
 from test_faults import run_script
 
 import qtasks
@@ -54,3 +55,27 @@ def test_shutdown_runs_at_quit_when_a_worker_thread_used_qtasks_first() -> None:
     proc = run_script("first_use_on_a_worker")
     assert 0 == proc.returncode, proc.stderr
     assert "shutdown ran" == proc.stdout.strip()
+
+
+def test_work_a_thread_queues_while_a_pool_shuts_down_ends_cancelled(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task queued from another thread after shutdown's cancel step ends cancelled, not pending forever."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    busy = pool.run(gate)
+    assert gate.entered.wait(10)
+    late: list[qtasks.Task[Any]] = []
+    drop_queued = pool._drop_queued
+
+    def a_thread_submits_first() -> None:
+        thread = threading.Thread(target=lambda: late.append(pool.run(int, "1")))
+        thread.start()
+        thread.join()
+        drop_queued()
+        gate.opened.set()
+
+    monkeypatch.setattr(pool, "_drop_queued", a_thread_submits_first)
+    assert [] == pool.shutdown(timeout=10)
+    assert busy.cancelled()
+    assert late[0].cancelled()
