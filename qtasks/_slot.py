@@ -74,8 +74,8 @@ class _Owner(QObject):
         # Invariant: every pending slot coroutine of the owner is a key here
         # (finished ones leave through their watcher).
         self.tasks: dict[CoroutineTask[Any], None] = {}
-        # Per slot function: its pending calls, oldest first.
-        self.calls: dict[object, list[CoroutineTask[Any]]] = {}
+        # Per slot function: its pending calls.
+        self.lines: dict[object, _Line] = {}
         self._owner = weakref.ref(owner)
         if sip.isdeleted(owner):
             # A late signal into a slot of an object already gone: nothing may start.
@@ -83,16 +83,13 @@ class _Owner(QObject):
         else:
             owner.destroyed.connect(self._on_destroyed)
 
-    def track(self, task: CoroutineTask[Any], calls: list[CoroutineTask[Any]]) -> None:
+    def track(self, task: CoroutineTask[Any]) -> None:
         if not self.tasks:
             self._filter(install=True)
         self.tasks[task] = None
-        calls.append(task)
 
         def forget(done: Task[Any]) -> None:
             self.tasks.pop(task, None)
-            if task in calls:
-                calls.remove(task)
             if not self.tasks:
                 self._filter(install=False)
 
@@ -147,12 +144,46 @@ def _owner_of(owner: QObject) -> _Owner:
     return existing
 
 
+class _Line:
+    """The pending calls of one slot function on one owner, and the end of its queue."""
+
+    __slots__ = ("calls", "tail")
+
+    def __init__(self) -> None:
+        # Oldest first; a finished call leaves through its watcher.
+        self.calls: dict[CoroutineTask[Any], None] = {}
+        # reentry="queue": finishes when every call so far has ended.
+        self.tail: Task[None] | None = None
+
+    def add(self, task: CoroutineTask[Any], *, queued: bool) -> None:
+        self.calls[task] = None
+        _watch(task, lambda done: self.calls.pop(task, None))
+        if queued:
+            # Why a chain, not a watch on every earlier call: each call then
+            # costs O(1), and a call cancelled while it waits its turn still
+            # holds back the ones after it until the calls before it end.
+            earlier = self.tail
+            self.tail = _AllDone([task] if earlier is None else [earlier, task])
+
+    def running(self) -> list[CoroutineTask[Any]]:
+        return [task for task in self.calls if task._state is PENDING]
+
+    def turn(self) -> Task[None] | None:
+        """What a queued call waits for: the end of the calls before it, if any still runs.
+
+        Each call gets its own: cancelling a waiting call cancels what it
+        waits on, and that must not end the line for the calls after it.
+        """
+        tail = self.tail
+        return _AllDone([tail]) if tail is not None and tail._state is PENDING else None
+
+
 class _AllDone(Task[None]):
     """Finishes when every one of the given tasks has ended, whatever their outcome."""
 
     __slots__ = ("_remaining",)
 
-    def __init__(self, tasks: list[CoroutineTask[Any]]) -> None:
+    def __init__(self, tasks: list[Task[Any]]) -> None:
         super().__init__()
         self._remaining = 0
         for task in tasks:
@@ -168,7 +199,7 @@ class _AllDone(Task[None]):
             self._finish(FINISHED)
 
     def _describe(self) -> str:
-        return f"for the {self._remaining} earlier call(s)"
+        return "for the earlier calls to end"
 
 
 def _run_owned(
@@ -255,7 +286,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
     keep = _trim_count(fn)
     method = _is_method(fn)
     # The calls of a plain function, or of a method called with a non-QObject first argument.
-    unowned_calls: list[CoroutineTask[Any]] = []
+    unowned = _Line()
     key = object()
 
     @functools.wraps(fn)
@@ -270,30 +301,24 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         if keep is not None and len(args) > keep:
             args = args[:keep]
         owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
-        if owner is None:
-            calls = unowned_calls
-        else:
-            calls = owner.calls.setdefault(key, [])
-        running = [task for task in calls if task._state is PENDING]
+        line = unowned if owner is None else owner.lines.setdefault(key, _Line())
         turn: Task[None] | None = None
-        if running:
-            if reentry == "ignore":
+        if reentry == "queue":
+            turn = line.turn()
+        elif reentry != "concurrent":
+            running = line.running()
+            if running and reentry == "ignore":
                 return running[-1]
-            if reentry == "restart":
-                for task in running:
-                    task._cancel_now()
-            elif reentry == "queue":
-                turn = _AllDone(running)
+            for task in running:  # reentry == "restart"
+                task._cancel_now()
         body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
         task = CoroutineTask(body, name, start=False)
         # Why before the first step: the body may re-enter this slot (a signal
         # it emits) or delete the owner before it first suspends, and the
         # reentry policy and the owner must see this call as running.
-        if owner is None:
-            unowned_calls.append(task)
-            _watch(task, lambda done: unowned_calls.remove(done) if done in unowned_calls else None)
-        else:
-            owner.track(task, calls)
+        line.add(task, queued=reentry == "queue")
+        if owner is not None:
+            owner.track(task)
         task._start()
         return task
 

@@ -391,3 +391,21 @@ def test_a_failed_task_yielded_after_a_self_cancel_is_still_reported(
     failed.clear()
     settle(qtasks_run)
     assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_each_queued_slot_call_adds_a_constant_number_of_watchers(qtasks_run: Any) -> None:
+    """reentry="queue" chains the calls: the running call is not watched once per waiting call."""
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            yield qtasks.run(gate)
+            return n
+
+    box = Box()
+    calls = [box.go(n) for n in range(200)]
+    watchers = [len(call._callbacks or ()) for call in calls]
+    gate.opened.set()
+    assert list(range(200)) == qtasks_run(qtasks.gather(*calls), timeout=30)
+    assert max(watchers) <= 4, watchers[:5]
