@@ -275,6 +275,17 @@ def _is_method(fn: Callable[..., Any]) -> bool:
     return len(parts) >= 2 and parts[-2] != "<locals>"
 
 
+def _instance_line(lines: weakref.WeakKeyDictionary[object, _Line], instance: object, shared: _Line) -> _Line:
+    """The line of calls on `instance`; `shared` for an object that is not hashable or weakly referable."""
+    try:
+        line = lines.get(instance)
+        if line is None:
+            line = lines[instance] = _Line()
+    except TypeError:
+        return shared
+    return line
+
+
 def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[..., CoroutineTask[T]]:
     if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
         msg = (
@@ -285,8 +296,10 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
     name = callable_name(fn)
     keep = _trim_count(fn)
     method = _is_method(fn)
-    # The calls of a plain function, or of a method called with a non-QObject first argument.
+    # The calls of a plain function, and of methods of objects that cannot be weakly keyed.
     unowned = _Line()
+    # The calls of a method of an object that is not a QObject, per object.
+    by_instance: weakref.WeakKeyDictionary[object, _Line] = weakref.WeakKeyDictionary()
     key = object()
 
     @functools.wraps(fn)
@@ -301,7 +314,12 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         if keep is not None and len(args) > keep:
             args = args[:keep]
         owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
-        line = unowned if owner is None else owner.lines.setdefault(key, _Line())
+        if owner is not None:
+            line = owner.lines.setdefault(key, _Line())
+        elif method and args:
+            line = _instance_line(by_instance, args[0], unowned)
+        else:
+            line = unowned
         turn: Task[None] | None = None
         if reentry == "queue":
             turn = line.turn()
@@ -346,7 +364,8 @@ def slot(fn: Callable[..., AnyCoroutine[T]] | None = None, /, *, reentry: str = 
     `CoroutineTask`.
     The coroutine is cancelled when its owner (`self`, a QObject) is deleted.
     `reentry` says what a call does while an earlier call on the same owner
-    (on the same function, for plain functions) is running: "concurrent"
+    (on the same object for methods of other classes, on the same function
+    for plain functions) is running: "concurrent"
     (both run), "restart" (cancel the running one, start the new one),
     "ignore" (return the running call's handle) or "queue" (start after the
     earlier calls end, in call order). Raises ValueError for another reentry

@@ -522,6 +522,28 @@ def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
     assert ["start 1", "end 1", "start 2", "end 2"] == log
 
 
+def test_reentry_on_a_plain_class_is_per_instance(qtasks_run: Any) -> None:
+    """For methods of a class that is not a QObject, 'ignore' applies per object; the object is not kept."""
+    gate = Gate()
+
+    class Controller:
+        @qtasks.slot(reentry="ignore")
+        def go(self) -> Any:
+            return (yield qtasks.run(gate, self))
+
+    first, second = Controller(), Controller()
+    a, b = first.go(), second.go()
+    assert a is not b
+    assert a is first.go()
+    gate.opened.set()
+    assert [first, second] == qtasks_run(qtasks.gather(a, b))
+    ref = weakref.ref(first)
+    del first, a
+    qtasks_run(qtasks.sleep(0))
+    gc.collect()
+    assert ref() is None
+
+
 def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
     """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
 
