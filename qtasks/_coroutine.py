@@ -9,10 +9,11 @@ costs an event-loop turn each.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from concurrent.futures import Future
-from typing import Any, Callable, Coroutine, Generator, TypeVar, Union
+from typing import Any, Callable, Coroutine, Final, Generator, TypeVar, Union
 
 from typing_extensions import ParamSpec
 
@@ -236,8 +237,9 @@ def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]
     """Make a generator function or `async def` start a qtasks coroutine when called.
 
     The call runs the body on the GUI thread up to its first suspension and
-    returns its `CoroutineTask`. Raises TypeError at decoration time for
-    anything else.
+    returns its `CoroutineTask`; arguments the function does not accept fail
+    that handle with TypeError, as an error in the body would. Raises
+    TypeError at decoration time for anything else.
     """
     if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
         msg = (
@@ -249,6 +251,27 @@ def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]
 
     @functools.wraps(fn)
     def start(*args: P.args, **kwargs: P.kwargs) -> CoroutineTask[T]:
-        return CoroutineTask(fn(*args, **kwargs), name)
+        try:
+            coro = fn(*args, **kwargs)
+        except TypeError as exc:
+            # Calling a generator function or an async def only binds its
+            # arguments. Why not raise: a signal connected to the function
+            # calls it from Qt, where an exception aborts the program.
+            with contextlib.suppress(Exception):  # a note is a courtesy
+                exc.add_note(_BINDING_HINT)
+            coro = _raising(exc)
+        return CoroutineTask(coro, name)
 
     return start
+
+
+_BINDING_HINT: Final = (
+    "(qtasks: if a signal calls this coroutine, decorate it with @qtasks.slot, "
+    "which drops the signal arguments the function does not take)"
+)
+
+
+def _raising(exc: BaseException) -> Generator[Any, Any, Any]:
+    """A coroutine that fails with `exc` at its first step."""
+    raise exc
+    yield  # a generator, so that the step raises it

@@ -178,6 +178,20 @@ def test_decorating_a_plain_function_raises_at_decoration() -> None:
         qtasks.coroutine(plain)
 
 
+def test_arguments_the_coroutine_does_not_take_fail_its_handle(qtasks_run: Any) -> None:
+    """A call with arguments the function does not accept returns a failed handle instead of raising."""
+
+    @qtasks.coroutine
+    def takes_none() -> Any:
+        yield qtasks.sleep(0)
+
+    handle = takes_none(False)  # type: ignore[call-arg]  # as clicked(bool) would call it
+    assert handle.done()
+    with pytest.raises(TypeError, match="takes 0 positional arguments") as caught:
+        qtasks_run(handle)
+    assert "@qtasks.slot" in str(getattr(caught.value, "__notes__", ""))
+
+
 def test_a_loop_over_done_tasks_does_not_recurse(qtasks_run: Any) -> None:
     """Yielding 100 000 already-finished tasks in a row neither recurses nor stalls."""
     finished = qtasks.run(double, 1)

@@ -40,6 +40,7 @@ def run_script(name: str) -> subprocess.CompletedProcess[str]:
         ("base_exceptions", ["SystemExit: boom-system-exit", "KeyboardInterrupt: boom-keyboard-interrupt"]),
         ("gc_in_workers", ["OSError: boom-collected-unconsumed"]),
         ("error_in_finally_at_quit", ["RuntimeError: boom-in-finally-at-quit"]),
+        ("coroutine_on_a_signal", ["TypeError: on_click() takes 0 positional arguments but 1 was given"]),
     ],
 )
 def test_every_error_is_printed_once_and_the_process_exits_normally(script: str, errors: list[str]) -> None:

@@ -1,0 +1,21 @@
+"""A @qtasks.coroutine that takes no argument is connected to a signal that passes one."""
+
+import common
+from PyQt5.QtCore import QObject, pyqtSignal
+
+import qtasks
+
+
+class Button(QObject):
+    clicked = pyqtSignal(bool)
+
+
+@qtasks.coroutine
+def on_click():  # type: ignore[no-untyped-def]
+    yield qtasks.sleep(0)
+
+
+button = Button()
+button.clicked.connect(on_click)
+button.clicked.emit(False)
+common.run_until_idle()
