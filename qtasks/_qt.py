@@ -131,6 +131,15 @@ def sleep(seconds: float) -> SleepTask:
     return SleepTask(value)
 
 
+def _sender_id(signal: pyqtBoundSignal) -> int | None:
+    """Return id() of the signal's sender, read from the repr, or None."""
+    text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
+    try:
+        return int(text.rstrip(">").rsplit(" ", 1)[-1], 16)
+    except ValueError:
+        return None
+
+
 def _signal_name(signal: pyqtBoundSignal) -> str:
     text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
     signature = getattr(signal, "signal", "")
@@ -176,7 +185,7 @@ class _Listener:
 class SignalTask(Task[tuple[Any, ...]]):
     """Finishes with the arguments of the next emission of a signal."""
 
-    __slots__ = ("_connection", "_deadline", "_listener", "_name", "_signal", "_timeout")
+    __slots__ = ("_connection", "_deadline", "_listener", "_name", "_sender", "_signal", "_timeout")
 
     def __init__(self, signal: pyqtBoundSignal, timeout: float | None, name: str) -> None:
         listener = _Listener(self)
@@ -189,6 +198,8 @@ class SignalTask(Task[tuple[Any, ...]]):
         self._signal: pyqtBoundSignal | None = signal
         self._connection: QMetaObject.Connection | None = connection
         self._name = name
+        # Compared only with the ids of live objects in STATE.destroying.
+        self._sender = _sender_id(signal)
         self._timeout = timeout
         self._listener: weakref.ref[_Listener] | None = weakref.ref(listener, self._listener_dropped)
         del listener
@@ -230,9 +241,11 @@ class SignalTask(Task[tuple[Any, ...]]):
         # listener, and signal.disconnect() on a deleted sender crashes.
         # Disconnecting the connection handle is safe either way, and says
         # whether the sender was still there.
-        if QObject.disconnect(connection):
+        if QObject.disconnect(connection) and self._sender not in _scheduler.STATE.destroying:
             # PyQt's disconnect frees its proxy (and the listener); the
             # connection is already broken, so it complains: ignore that.
+            # A sender being destroyed frees the proxy itself, and looking
+            # its signal up by name would only make Qt print a warning.
             with contextlib.suppress(TypeError, RuntimeError):
                 signal.disconnect(listener)
 

@@ -45,6 +45,10 @@ class _State:
         self.executors: weakref.WeakSet[Executing] = weakref.WeakSet()
         # Failed handles whose exception nobody has consumed yet.
         self.unconsumed: weakref.WeakSet[Task[Any]] = weakref.WeakSet()
+        # ids of the QObjects whose `destroyed` qtasks is handling now (GUI
+        # thread). Their own signals can no longer be found by name: Qt has
+        # already reduced them to plain QObjects.
+        self.destroying: set[int] = set()
 
 
 STATE = _State()

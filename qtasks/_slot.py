@@ -117,10 +117,17 @@ class _Owner(QObject):
         return False
 
     def _on_destroyed(self, *_args: object) -> None:
+        destroying = _scheduler.STATE.destroying
+        owner = self._owner()
+        key = None if owner is None else id(owner)
         try:
+            if key is not None:
+                destroying.add(key)
             self._end()
         except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
             report(exc)
+        finally:
+            destroying.discard(key)
 
     def _end(self) -> None:
         """Cancel every coroutine of the owner now; their finally blocks run here."""

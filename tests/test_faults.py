@@ -41,6 +41,7 @@ def run_script(name: str) -> subprocess.CompletedProcess[str]:
         ("gc_in_workers", ["OSError: boom-collected-unconsumed"]),
         ("error_in_finally_at_quit", ["RuntimeError: boom-in-finally-at-quit"]),
         ("coroutine_on_a_signal", ["TypeError: on_click() takes 0 positional arguments but 1 was given"]),
+        ("owner_deleted_at_every_suspension", []),
     ],
 )
 def test_every_error_is_printed_once_and_the_process_exits_normally(script: str, errors: list[str]) -> None:
@@ -55,6 +56,7 @@ def test_every_error_is_printed_once_and_the_process_exits_normally(script: str,
     chained = stderr.count("During handling of the above exception, another exception occurred:")
     assert len(errors) == stderr.count("Traceback (most recent call last):") - chained, stderr
     assert "Fatal Python error" not in stderr
+    assert [] == [line for line in lines if line.startswith("QObject::")], stderr
 
 
 def test_collected_garbage_runs_its_clean_up_on_the_gui_thread() -> None:

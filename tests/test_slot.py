@@ -644,3 +644,26 @@ def test_a_defaulted_parameter_is_filled_by_keyword(qtbot: Any) -> None:
     panel.on_text_with_default("y", "dropped")
     assert [("x", "given"), ("y", "default")] == panel.log
     qtbot.waitUntil(lambda: not qtasks.running())
+
+
+@pytest.mark.parametrize("how", ["sip.delete", "parent deleted", "deleteLater"])
+def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qtlog: Any, how: str) -> None:
+    """A slot awaiting a signal of its own owner is cancelled with the owner, and Qt prints no warning."""
+
+    class Box(QObject):
+        changed = pyqtSignal()
+
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.wait_signal(self.changed)
+
+    parent = QObject()
+    box = Box(parent)
+    handle = box.go()
+    if how == "deleteLater":
+        with qtbot.waitSignal(box.destroyed):
+            box.deleteLater()
+    else:
+        sip.delete(box if how == "sip.delete" else parent)
+    assert handle.cancelled()
+    assert [] == [record.message for record in qtlog.records]
