@@ -66,7 +66,9 @@ def assert_no_leak(batch: Callable[[int], list[weakref.ref[Any]]]) -> None:
     gc.collect()
     assert [] == [ref() for ref in refs if ref() is not None]
     del refs
-    assert object_count() - baseline < BOUND
+    growth = object_count() - baseline
+    print(f"\nleaks: {TASKS} tasks, object growth {growth} (bound {BOUND})")
+    assert growth < BOUND
     assert ([], 0, 0) == (qtasks.running(), len(_scheduler.STATE.unconsumed), _scheduler.bridge().pending())
 
 
