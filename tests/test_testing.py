@@ -218,3 +218,41 @@ def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) 
             expected.append(qtasks.CancelledError)
     actual = [value if isinstance(value, int) else type(value) for value in handle.result()]
     assert expected == actual
+
+
+def test_map_items_are_tasks_a_test_can_finish_each_way(qtasks_manual_pool: ManualPool) -> None:
+    """Under a ManualPool each item of qtasks.map is a task to complete, give a result, fail or cancel."""
+    given = qtasks.map(double, range(3))
+    first, second = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(second, result=-1)
+    qtasks_manual_pool.complete(first)
+    qtasks_manual_pool.run_all()
+    assert [0, -1, 4] == given.result()
+
+    error = OSError("item lost")
+    failed = qtasks.map(double, range(3))
+    qtasks_manual_pool.fail(qtasks_manual_pool.pending[1], error)
+    assert error is failed.exception()
+    assert [] == qtasks_manual_pool.pending
+
+    cancelled = qtasks.map(double, range(3))
+    assert qtasks_manual_pool.pending[0].cancel() is True
+    qtasks_manual_pool.run_all()
+    assert cancelled.cancelled()
+    assert [] == qtasks_manual_pool.pending
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> None:
+    """drive() with every outcome ends a map awaited by a coroutine, without errors reported."""
+    with manual_pool() as pool:
+        handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+    [outcome] = handle.result()
+    if all(step.outcome == COMPLETE for step in steps):
+        assert [0, 2, 4, 6] == outcome
+    elif steps[-1].outcome == FAIL:
+        assert isinstance(outcome, RuntimeError)
+    else:
+        assert isinstance(outcome, qtasks.CancelledError)
