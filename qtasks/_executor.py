@@ -93,8 +93,10 @@ class ExecutorTask(Task[T]):
             # be on its way through the bridge, and _deliver() drops it
             # because the task is cancelled by then. Tracking starts before
             # cancel() so that the completion's untracking always comes after.
+            # A future done already had its completion called before this
+            # cancel, which untracks nothing: it is untracked here.
             _STILL_RUNNING.track(future, self)
-            if future.cancel():
+            if future.cancel() or future.done():
                 _STILL_RUNNING.untrack(future)
         return True
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -357,3 +359,16 @@ def test_importing_qtasks_does_not_import_distributed() -> None:
     code = "import sys, qtasks; assert 'distributed' not in sys.modules and 'dask' not in sys.modules"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
+
+
+def test_cancelling_a_task_whose_future_is_done_lets_it_go(qtasks_run: Any) -> None:
+    """Cancelling the task of a future that already finished keeps neither the task nor the future alive."""
+    done: Future[object] = Future()
+    done.set_result(object())
+    task = qtasks.wrap(done)
+    assert task.cancel() is True
+    qtasks_run(qtasks.run(double, 0))
+    task_ref, future_ref = weakref.ref(task), weakref.ref(done)
+    del task, done
+    gc.collect()
+    assert (None, None) == (task_ref(), future_ref())
