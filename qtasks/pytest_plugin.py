@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -10,6 +11,8 @@ from PyQt5.QtWidgets import QApplication
 
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
+from ._qt import _MAX_INTERVAL_MS, _check_seconds
+from ._scheduler import bridge
 from .testing import ManualPool, manual_pool
 
 __all__ = ["qtasks_manual_pool", "qtasks_run"]
@@ -18,24 +21,35 @@ __all__ = ["qtasks_manual_pool", "qtasks_run"]
 def run_until_done(awaitable: object, timeout: float = 5) -> Any:
     """Spin the Qt event loop until `awaitable` is done; return its result or raise.
 
-    GUI thread. Raises `qtasks.TimeoutError` (and cancels it) after `timeout` s.
+    GUI thread. After `timeout` s (inf: never) it cancels the task, lets the
+    cancellation run (its `finally` blocks included) and raises
+    `qtasks.TimeoutError` naming it. Raises TypeError for something not
+    awaitable and ValueError for a negative timeout.
     """
+    seconds = _check_seconds(timeout, f"qtasks_run(..., timeout={timeout!r})")
     task = as_task(awaitable)
     if task is None:
-        msg = f"qtasks_run() needs a qtasks task or a coroutine, got {awaitable!r}"
+        msg = (
+            f"qtasks_run() needs a qtasks task or a coroutine, got {awaitable!r}: pass a handle, "
+            "such as qtasks.run(fn, ...) or what calling a @qtasks.coroutine returns"
+        )
         raise TypeError(msg)
     if not task.done():
         loop = QEventLoop()
         timer = QTimer()
         timer.setSingleShot(True)
         timer.timeout.connect(loop.quit)
-        timer.start(int(timeout * 1000))
+        if not math.isinf(seconds):
+            timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
         task.add_done_callback(lambda _task: loop.quit())
         loop.exec_()
         timer.stop()
     if not task.done():
-        task.cancel()
+        # Named before the cancel, which stops it waiting on anything.
         msg = f"{task!r} was not done after {timeout} s"
+        task.cancel()
+        # The test goes on with the task cancelled, not about to be.
+        bridge().run_pending()
         raise QtasksTimeoutError(msg)
     return task.result()
 

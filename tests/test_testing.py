@@ -256,3 +256,46 @@ def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> N
         assert isinstance(outcome, RuntimeError)
     else:
         assert isinstance(outcome, qtasks.CancelledError)
+
+
+def test_qtasks_run_returns_the_result_or_raises_the_task_exception(qtasks_run: Any) -> None:
+    """qtasks_run gives a handle's or a coroutine object's result, or raises the task's own exception."""
+
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    def fail() -> None:
+        raise KeyError("lost")
+
+    assert 4 == qtasks_run(qtasks.run(double, 2))
+    assert 5 == qtasks_run(add(2, 3))
+    with pytest.raises(KeyError, match="lost"):
+        qtasks_run(qtasks.run(fail))
+
+
+def test_qtasks_run_timeout_names_the_task_and_leaves_it_cancelled(qtasks_run: Any) -> None:
+    """On timeout qtasks_run names the task and what it waits on, and it has ended cancelled, finally run."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def stuck() -> Any:
+        try:
+            yield qtasks.sleep(3600)
+        finally:
+            log.append("finally")
+
+    handle = stuck()
+    with pytest.raises(qtasks.TimeoutError, match=r"<CoroutineTask .*stuck\(\) pending, waiting on .*3600"):
+        qtasks_run(handle, timeout=0.01)
+    assert handle.cancelled()
+    assert ["finally"] == log
+
+
+def test_qtasks_run_bad_arguments_name_the_fix(qtasks_run: Any) -> None:
+    """Something not awaitable, or a timeout that is not a number of seconds, is refused with the fix."""
+    with pytest.raises(TypeError, match=r"needs a qtasks task or a coroutine, got 42: pass a handle"):
+        qtasks_run(42)
+    with pytest.raises(TypeError, match=r"timeout=None\): seconds must be a number"):
+        qtasks_run(qtasks.gather(), timeout=None)
+    with pytest.raises(ValueError, match=r"timeout=-1\): seconds must be >= 0"):
+        qtasks_run(qtasks.gather(), timeout=-1)
