@@ -253,9 +253,11 @@ def _explain_pickling(
     name = callable_name(fn)
     why = f"{type(exc).__name__}: {exc}"
     if _SEND_BACK_FRAME in text:
+        # Why both: the remote traceback is the same for a result and for an exception.
         msg = (
-            f"the result of {name}() cannot be pickled to send it back from the worker process "
-            f"({why}): return only picklable values, or use qtasks.run() to stay in this process"
+            f"the result of {name}(), or the exception it raised, cannot be pickled to send it "
+            f"back from the worker process ({why}): return and raise only picklable values, "
+            "or use qtasks.run() to stay in this process"
         )
     else:
         msg = ""

@@ -6,6 +6,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import weakref
 from collections.abc import Iterator
@@ -169,8 +170,15 @@ def test_an_unpicklable_argument_is_named(qtasks_run: Any, process_pool: Any) ->
 
 def test_an_unpicklable_result_is_named(qtasks_run: Any, process_pool: Any) -> None:
     """A result that cannot be pickled back fails the task with an error saying so."""
-    with pytest.raises(Exception, match=r"the result of make_lock\(\) cannot be pickled"):
+    with pytest.raises(Exception, match=r"the result of make_lock\(\), or the exception it raised, cannot"):
         qtasks_run(qtasks.run_in(process_pool, helpers.make_lock), timeout=30)
+
+
+def test_an_unpicklable_exception_is_not_called_a_result(qtasks_run: Any, process_pool: Any) -> None:
+    """An exception that cannot be pickled back fails the task with an error that allows for it."""
+    expected = r"the result of raise_unpicklable\(\), or the exception it raised, cannot be pickled"
+    with pytest.raises(pickle.PicklingError, match=expected):
+        qtasks_run(qtasks.run_in(process_pool, helpers.raise_unpicklable), timeout=30)
 
 
 def test_run_in_a_thread_pool_executor(qtasks_run: Any) -> None:
