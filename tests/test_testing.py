@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,3 +303,37 @@ def test_qtasks_run_bad_arguments_name_the_fix(qtasks_run: Any) -> None:
         qtasks_run(qtasks.gather(), timeout=None)
     with pytest.raises(ValueError, match=r"timeout=-1\): seconds must be >= 0"):
         qtasks_run(qtasks.gather(), timeout=-1)
+
+
+USER_TESTS = """
+import qtasks
+from qtasks import _pool
+
+
+def test_fails_with_work_pending(qtasks_manual_pool):
+    qtasks.run(abs, -1)
+    raise AssertionError("the user's test fails")
+
+
+def test_next_test_has_the_real_pool_and_nothing_left(qapp):
+    assert isinstance(_pool.default_pool(), qtasks.Pool)
+    assert [] == qtasks.running()
+"""
+
+
+def test_fixture_restores_the_pool_after_a_failing_test(tmp_path: Path) -> None:
+    """When a test using qtasks_manual_pool fails, the next test still gets the real pool and no leftovers."""
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "the user's test fails" in proc.stdout
