@@ -6,7 +6,7 @@ import math
 from typing import Any, Callable, Iterator
 
 import pytest
-from PyQt5.QtCore import QEventLoop, QTimer
+from PyQt5.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
 from PyQt5.QtWidgets import QApplication
 
 from ._coroutine import as_task
@@ -16,6 +16,9 @@ from ._scheduler import bridge
 from .testing import ManualPool, manual_pool
 
 __all__ = ["qtasks_manual_pool", "qtasks_run"]
+
+# What QEventLoop.exec_() returns when it refuses to run.
+_LOOP_REFUSED = -1
 
 
 def run_until_done(awaitable: object, timeout: float = 5) -> Any:
@@ -36,13 +39,25 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
         raise TypeError(msg)
     if not task.done():
         loop = QEventLoop()
+        timed_out: list[bool] = []
+
+        def time_out() -> None:
+            timed_out.append(True)
+            loop.quit()
+
         timer = QTimer()
         timer.setSingleShot(True)
-        timer.timeout.connect(loop.quit)
+        timer.timeout.connect(time_out)
         if not math.isinf(seconds):
             timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
         task.add_done_callback(lambda _task: loop.quit())
-        loop.exec_()
+        while not task.done() and not timed_out:
+            if loop.exec_() == _LOOP_REFUSED:
+                # Why: once QApplication.quit() has run outside app.exec_()
+                # (in a test of a Quit action, say), every QEventLoop returns
+                # at once; the events are then processed here, as it would.
+                QCoreApplication.processEvents(QEventLoop.AllEvents | QEventLoop.WaitForMoreEvents)
+                QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
         timer.stop()
     if not task.done():
         # Named before the cancel, which stops it waiting on anything.

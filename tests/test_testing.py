@@ -321,9 +321,9 @@ def test_next_test_has_the_real_pool_and_nothing_left(qapp):
 """
 
 
-def test_fixture_restores_the_pool_after_a_failing_test(tmp_path: Path) -> None:
-    """When a test using qtasks_manual_pool fails, the next test still gets the real pool and no leftovers."""
-    (tmp_path / "test_user.py").write_text(USER_TESTS)
+def run_user_tests(tmp_path: Path, source: str) -> str:
+    """Run `source` as a user's test module with only the installed plugin; return pytest's output."""
+    (tmp_path / "test_user.py").write_text(source)
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
     proc = subprocess.run(
@@ -335,5 +335,42 @@ def test_fixture_restores_the_pool_after_a_failing_test(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
-    assert "the user's test fails" in proc.stdout
+    return proc.stdout + proc.stderr
+
+
+def test_fixture_restores_the_pool_after_a_failing_test(tmp_path: Path) -> None:
+    """When a test using qtasks_manual_pool fails, the next test still gets the real pool and no leftovers."""
+    output = run_user_tests(tmp_path, USER_TESTS)
+    assert "1 failed, 1 passed" in output, output
+    assert "the user's test fails" in output
+
+
+QUITTING_TESTS = """
+import qtasks
+
+
+@qtasks.coroutine
+def quits_while_awaited(qapp):
+    yield qtasks.sleep(0.01)
+    qapp.quit()
+    return (yield qtasks.run(abs, -4))
+
+
+def test_quit_while_awaited(qapp, qtasks_run):
+    assert 4 == qtasks_run(quits_while_awaited(qapp))
+
+
+def test_a_quit_action(qapp):
+    qapp.quit()
+
+
+def test_after_it_qtasks_run_still_spins(qapp, qtasks_run):
+    assert 4 == qtasks_run(qtasks.run(abs, -4))
+    assert qtasks_run(qtasks.sleep(0.01)) is None
+"""
+
+
+def test_qtasks_run_still_waits_after_the_application_was_told_to_quit(tmp_path: Path) -> None:
+    """After QApplication.quit(), before or during the wait, qtasks_run still waits for the task."""
+    output = run_user_tests(tmp_path, QUITTING_TESTS)
+    assert "3 passed" in output, output
