@@ -195,6 +195,24 @@ def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) ->
     assert ["finally"] == log
 
 
+def test_drive_finds_a_failure_that_needs_one_order_and_outcome(qapp: Any) -> None:
+    """drive() explores orders and outcomes: it breaks a property that fails for one schedule only."""
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
+    @given(data=st.data())
+    def only_one_schedule_breaks(data: Any) -> None:
+        with manual_pool() as pool:
+            tasks = [qtasks.run(double, i) for i in range(3)]
+            steps = drive(pool, data, outcomes=(COMPLETE, FAIL))
+        for task in tasks:
+            task.exception()  # consumed: an injected failure is not reported
+        order = [tasks.index(step.task) for step in steps]
+        assert (order, steps[0].outcome) != ([2, 0, 1], FAIL), "the one bad schedule"
+
+    with pytest.raises(AssertionError, match="the one bad schedule"):
+        only_one_schedule_breaks()
+
+
 @settings(max_examples=50, deadline=None)
 @given(data=st.data())
 def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) -> None:
