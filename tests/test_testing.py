@@ -264,6 +264,14 @@ def test_map_items_are_tasks_a_test_can_finish_each_way(qtasks_manual_pool: Manu
     assert [] == qtasks_manual_pool.pending
 
 
+def test_a_map_left_pending_is_cancelled_when_the_block_ends(qapp: Any, hook_calls: list[Any]) -> None:
+    """Leaving manual_pool() with a map's items still pending cancels the map and reports nothing."""
+    with manual_pool():
+        left = qtasks.map(double, range(3))
+    assert left.cancelled()
+    assert [] == hook_calls
+
+
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> None:
