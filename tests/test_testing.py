@@ -63,6 +63,38 @@ def test_complete_resumes_the_waiting_coroutine_before_returning(qtasks_manual_p
     assert "end" == handle.result()
 
 
+def test_complete_resumes_waiters_through_combinators_and_chains(qtasks_manual_pool: ManualPool) -> None:
+    """complete() returns with the coroutines resumed that wait via gather, wait, timeout or a coroutine."""
+    log: list[object] = []
+
+    @qtasks.coroutine
+    def inner(task: qtasks.Task[int]) -> Any:
+        value = yield task
+        log.append(("inner", value))
+        return value
+
+    @qtasks.coroutine
+    def outer() -> Any:
+        a, b, c, d = (qtasks.run(double, i) for i in range(1, 5))
+        log.append(("gather", (yield qtasks.gather(inner(a), qtasks.timeout(5, b)))))
+        done, _pending = yield qtasks.wait([c])
+        log.append(("wait", [task.result() for task in done]))
+        log.append(("timeout", (yield qtasks.timeout(5, inner(d)))))
+        yield qtasks.sleep(3600)
+
+    handle = outer()
+    a, b, c, d = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(a)
+    assert [("inner", 2)] == log
+    qtasks_manual_pool.complete(b)
+    assert ("gather", [2, 4]) == log[-1]
+    qtasks_manual_pool.complete(c)
+    assert ("wait", [6]) == log[-1]
+    qtasks_manual_pool.complete(d)
+    assert [("inner", 8), ("timeout", 8)] == log[-2:]
+    assert handle.cancel() is True
+
+
 def test_fail_throws_the_exception_in_at_the_yield(qtasks_manual_pool: ManualPool) -> None:
     """fail(task, exc) throws that very exception into the awaiting coroutine."""
     error = OSError("disk gone")
