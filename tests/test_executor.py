@@ -189,6 +189,15 @@ def test_run_in_a_thread_pool_executor(qtasks_run: Any) -> None:
             qtasks_run(qtasks.run_in(executor, helpers.fail_remotely, 5))
 
 
+def test_run_in_a_shut_down_executor_raises_at_the_call(qapp: Any) -> None:
+    """An executor already shut down refuses the call with its own error; no handle is left behind."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.shutdown()
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        qtasks.run_in(executor, double, 1)
+    assert [] == qtasks.running()
+
+
 def test_cancel_running_thread_pool_work_drops_its_late_result(qtasks_run: Any) -> None:
     """Cancelling work already running ends the task at once; the result that comes later is dropped."""
     entered, release = threading.Event(), threading.Event()
