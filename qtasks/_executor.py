@@ -93,8 +93,10 @@ class ExecutorTask(Task[T]):
             # be on its way through the bridge, and _deliver() drops it
             # because the task is cancelled by then. Tracking starts before
             # cancel() so that the completion's untracking always comes after.
+            # A future done already had its completion called before this
+            # cancel, which untracks nothing: it is untracked here.
             _STILL_RUNNING.track(future, self)
-            if future.cancel():
+            if future.cancel() or future.done():
                 _STILL_RUNNING.untrack(future)
         return True
 
@@ -251,9 +253,11 @@ def _explain_pickling(
     name = callable_name(fn)
     why = f"{type(exc).__name__}: {exc}"
     if _SEND_BACK_FRAME in text:
+        # Why both: the remote traceback is the same for a result and for an exception.
         msg = (
-            f"the result of {name}() cannot be pickled to send it back from the worker process "
-            f"({why}): return only picklable values, or use qtasks.run() to stay in this process"
+            f"the result of {name}(), or the exception it raised, cannot be pickled to send it "
+            f"back from the worker process ({why}): return and raise only picklable values, "
+            "or use qtasks.run() to stay in this process"
         )
     else:
         msg = ""

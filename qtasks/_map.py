@@ -170,6 +170,8 @@ class MapTask(Task[list[Any]]):
             self._item_limit = window
             self._max_chunks = window
             self._chunk_cap = max(1, window // (2 * threads))
+        # A testing pool asks for one item per task, so a test finishes each item on its own.
+        self._chunk_cap = min(self._chunk_cap, getattr(pool, "max_chunk", MAX_CHUNK))
         # The first chunks hold one item each: nothing is measured yet.
         self._chunk_size = 1
         self._pull_per_item = 0.0
@@ -381,8 +383,35 @@ class _RunLanes:
         threads = getattr(self._submitter, "max_threads", 1)
         return threads if isinstance(threads, int) and threads >= 1 else 1
 
+    @property
+    def max_chunk(self) -> int:
+        """The most items in one chunk: one for a pool that says so (a ManualPool)."""
+        return 1 if getattr(self._submitter, "_one_item_per_map_task", False) else MAX_CHUNK
+
     def _submit(self, item: _pool.LaneItem, key: object = None) -> None:
         assert isinstance(item, _Chunk)
         handle = self._submitter.run(_run_chunk_in_worker, self, item)
         item._handle = handle
-        handle.add_done_callback(lambda _handle: item._deliver())
+        handle.add_done_callback(lambda handle: self._chunk_task_done(item, handle))
+
+    def _chunk_task_done(self, chunk: _Chunk, handle: Task[Any]) -> None:
+        """Deliver a chunk once its task is done. GUI thread.
+
+        Why the task's outcome: the task may end without the chunk having
+        run to its end (a testing pool cancels it, fails it or gives its
+        result by hand); the map then ends the same way (cancelled, failed)
+        or takes that result as the item's.
+        """
+        with self._lock:
+            ran = chunk._phase is _pool.RAN
+        if not ran:
+            if handle.cancelled():
+                chunk._exc = CancelledError()
+            elif handle.exception() is not None:
+                chunk._exc = handle.exception()
+            elif chunk._count == 1:
+                chunk._results = [handle.result()]
+            else:
+                msg = f"{handle!r} finished without running the {chunk._count} items of {chunk!r}"
+                chunk._exc = RuntimeError(msg)
+        chunk._deliver()

@@ -52,10 +52,16 @@ class ManualPool:
 
     `run()` returns an ordinary `ThreadTask`: it appears in `qtasks.running()`,
     `cancel()` takes it out of `pending` (its function never runs), and
-    `qtasks.shutdown()` cancels it. Use it through the `qtasks_manual_pool`
-    fixture or the `manual_pool()` context manager.
+    `qtasks.shutdown()` cancels it. `qtasks.map` submits each item as a task
+    of its own: failing or cancelling one fails or cancels the map, and
+    `complete(task, result=value)` gives that item's result. Use it through
+    the `qtasks_manual_pool` fixture or the `manual_pool()` context manager.
     All methods are for the GUI thread.
     """
+
+    # qtasks.map gives each item its own task here, so that a test can
+    # complete, fail or cancel the items one by one.
+    _one_item_per_map_task: Final = True
 
     def __init__(self) -> None:
         # ThreadTask.cancel() takes this lock; here only the GUI thread does.

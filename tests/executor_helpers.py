@@ -47,3 +47,7 @@ def fail_remotely(x: int) -> int:
 
 def make_lock() -> threading.Lock:
     return threading.Lock()
+
+
+def raise_unpicklable() -> None:
+    raise ValueError(threading.Lock())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -167,8 +170,15 @@ def test_an_unpicklable_argument_is_named(qtasks_run: Any, process_pool: Any) ->
 
 def test_an_unpicklable_result_is_named(qtasks_run: Any, process_pool: Any) -> None:
     """A result that cannot be pickled back fails the task with an error saying so."""
-    with pytest.raises(Exception, match=r"the result of make_lock\(\) cannot be pickled"):
+    with pytest.raises(Exception, match=r"the result of make_lock\(\), or the exception it raised, cannot"):
         qtasks_run(qtasks.run_in(process_pool, helpers.make_lock), timeout=30)
+
+
+def test_an_unpicklable_exception_is_not_called_a_result(qtasks_run: Any, process_pool: Any) -> None:
+    """An exception that cannot be pickled back fails the task with an error that allows for it."""
+    expected = r"the result of raise_unpicklable\(\), or the exception it raised, cannot be pickled"
+    with pytest.raises(pickle.PicklingError, match=expected):
+        qtasks_run(qtasks.run_in(process_pool, helpers.raise_unpicklable), timeout=30)
 
 
 def test_run_in_a_thread_pool_executor(qtasks_run: Any) -> None:
@@ -177,6 +187,15 @@ def test_run_in_a_thread_pool_executor(qtasks_run: Any) -> None:
         assert 42 == qtasks_run(qtasks.run_in(executor, double, 21))
         with pytest.raises(ValueError, match="remote failure 5"):
             qtasks_run(qtasks.run_in(executor, helpers.fail_remotely, 5))
+
+
+def test_run_in_a_shut_down_executor_raises_at_the_call(qapp: Any) -> None:
+    """An executor already shut down refuses the call with its own error; no handle is left behind."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.shutdown()
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        qtasks.run_in(executor, double, 1)
+    assert [] == qtasks.running()
 
 
 def test_cancel_running_thread_pool_work_drops_its_late_result(qtasks_run: Any) -> None:
@@ -357,3 +376,16 @@ def test_importing_qtasks_does_not_import_distributed() -> None:
     code = "import sys, qtasks; assert 'distributed' not in sys.modules and 'dask' not in sys.modules"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
+
+
+def test_cancelling_a_task_whose_future_is_done_lets_it_go(qtasks_run: Any) -> None:
+    """Cancelling the task of a future that already finished keeps neither the task nor the future alive."""
+    done: Future[object] = Future()
+    done.set_result(object())
+    task = qtasks.wrap(done)
+    assert task.cancel() is True
+    qtasks_run(qtasks.run(double, 0))
+    task_ref, future_ref = weakref.ref(task), weakref.ref(done)
+    del task, done
+    gc.collect()
+    assert (None, None) == (task_ref(), future_ref())

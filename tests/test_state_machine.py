@@ -5,6 +5,7 @@ callback is queued when its task ends and runs in FIFO order; a gather slot
 sees its child's outcome in that order, and the first failure cancels the other
 children in argument order; a cancelled coroutine cancels what it waits on,
 then takes its CancelledError on a later step (and may catch it to clean up).
+A slot coroutine takes it at once instead, when its owner is deleted.
 Coroutines may wait on coroutines and gathers on anything; a wait() finishes
 when its condition holds over its children's states at that moment, and
 cancels nothing.
@@ -28,6 +29,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from PyQt5 import sip
+from PyQt5.QtCore import QObject
 
 import qtasks
 from qtasks import _pool, _scheduler
@@ -61,6 +64,8 @@ class Node:
     cancelling: bool = False
     # wait() only: ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION.
     return_when: str = ""
+    # Slot coroutines only: the QObject they belong to.
+    owner: QObject | None = None
 
 
 def comparable(value: Any) -> Any:
@@ -92,6 +97,18 @@ async def cleaner(target: qtasks.Task[Any]) -> Any:
     except Exception as exc:  # noqa: BLE001 - the outcome the model predicts
         return ("err", exc)
     return ("ok", value)
+
+
+class Owner(QObject):
+    """A QObject with slots that wait on a handle as waiter() and cleaner() do."""
+
+    @qtasks.slot
+    def wait_on(self, target: qtasks.Task[Any]) -> Any:
+        return (yield from waiter.__wrapped__(target))  # type: ignore[attr-defined]
+
+    @qtasks.slot
+    async def clean_up_after(self, target: qtasks.Task[Any]) -> Any:
+        return await cleaner.__wrapped__(target)  # type: ignore[attr-defined]
 
 
 class SchedulerMachine(RuleBasedStateMachine):
@@ -144,6 +161,17 @@ class SchedulerMachine(RuleBasedStateMachine):
                 for child in node.children:
                     self.cancel(child)
         return True
+
+    def cancel_now(self, node: Node) -> None:
+        """Cancel a slot coroutine as deleting its owner does: its CancelledError arrives at once."""
+        if node.state != PENDING:
+            return
+        if not node.cancelling:
+            self.cancel(node.children[0])
+        if node.cleans_up:
+            self.settle(node, FINISHED, ("cleaned", None))
+        else:
+            self.settle(node, CANCELLED)
 
     def check_wait(self, node: Node) -> None:
         """Finish a wait() whose condition holds now, like WaitTask._check."""
@@ -274,6 +302,28 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.watch(node, 0, target)
         self.drain()
 
+    @precondition(lambda self: self.nodes)
+    @rule(index=strategies.indices, cleans_up=st.booleans())
+    def start_slot(self, index: int, cleans_up: bool) -> None:
+        target = self.nodes[index % len(self.nodes)]
+        owner = Owner()
+        node = self.add("coroutine", (owner.clean_up_after if cleans_up else owner.wait_on)(target.real))
+        node.children = [target]
+        node.cleans_up = cleans_up
+        node.owner = owner
+        self.watch(node, 0, target)
+        self.drain()
+
+    @precondition(lambda self: any(n.owner is not None and not sip.isdeleted(n.owner) for n in self.nodes))
+    @rule(index=strategies.indices)
+    def delete_owner(self, index: int) -> None:
+        candidates = [n for n in self.nodes if n.owner is not None and not sip.isdeleted(n.owner)]
+        node = candidates[index % len(candidates)]
+        self.cancel_now(node)
+        assert node.owner is not None
+        sip.delete(node.owner)
+        self.drain()
+
     @precondition(lambda self: any(n.kind == "coroutine" for n in self.nodes))
     @rule(index=strategies.indices)
     def cancel_coroutine(self, index: int) -> None:
@@ -370,7 +420,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
 
 def test_scheduler_matches_the_model(qapp: Any) -> None:
-    """Any sequence of submit, complete, fail, cancel, coroutine and gather keeps every invariant."""
+    """Any run of submit, complete, fail, cancel, coroutine, gather or owner deletion keeps the invariants."""
     run_state_machine_as_test(
         SchedulerMachine,
         settings=settings(max_examples=EXAMPLES, stateful_step_count=30, deadline=None),

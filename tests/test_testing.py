@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +61,38 @@ def test_complete_resumes_the_waiting_coroutine_before_returning(qtasks_manual_p
     qtasks_manual_pool.complete(second, result=40)
     assert [2, 40] == log
     assert "end" == handle.result()
+
+
+def test_complete_resumes_waiters_through_combinators_and_chains(qtasks_manual_pool: ManualPool) -> None:
+    """complete() returns with the coroutines resumed that wait via gather, wait, timeout or a coroutine."""
+    log: list[object] = []
+
+    @qtasks.coroutine
+    def inner(task: qtasks.Task[int]) -> Any:
+        value = yield task
+        log.append(("inner", value))
+        return value
+
+    @qtasks.coroutine
+    def outer() -> Any:
+        a, b, c, d = (qtasks.run(double, i) for i in range(1, 5))
+        log.append(("gather", (yield qtasks.gather(inner(a), qtasks.timeout(5, b)))))
+        done, _pending = yield qtasks.wait([c])
+        log.append(("wait", [task.result() for task in done]))
+        log.append(("timeout", (yield qtasks.timeout(5, inner(d)))))
+        yield qtasks.sleep(3600)
+
+    handle = outer()
+    a, b, c, d = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(a)
+    assert [("inner", 2)] == log
+    qtasks_manual_pool.complete(b)
+    assert ("gather", [2, 4]) == log[-1]
+    qtasks_manual_pool.complete(c)
+    assert ("wait", [6]) == log[-1]
+    qtasks_manual_pool.complete(d)
+    assert [("inner", 8), ("timeout", 8)] == log[-2:]
+    assert handle.cancel() is True
 
 
 def test_fail_throws_the_exception_in_at_the_yield(qtasks_manual_pool: ManualPool) -> None:
@@ -191,6 +227,24 @@ def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) ->
     assert ["finally"] == log
 
 
+def test_drive_finds_a_failure_that_needs_one_order_and_outcome(qapp: Any) -> None:
+    """drive() explores orders and outcomes: it breaks a property that fails for one schedule only."""
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
+    @given(data=st.data())
+    def only_one_schedule_breaks(data: Any) -> None:
+        with manual_pool() as pool:
+            tasks = [qtasks.run(double, i) for i in range(3)]
+            steps = drive(pool, data, outcomes=(COMPLETE, FAIL))
+        for task in tasks:
+            task.exception()  # consumed: an injected failure is not reported
+        order = [tasks.index(step.task) for step in steps]
+        assert (order, steps[0].outcome) != ([2, 0, 1], FAIL), "the one bad schedule"
+
+    with pytest.raises(AssertionError, match="the one bad schedule"):
+        only_one_schedule_breaks()
+
+
 @settings(max_examples=50, deadline=None)
 @given(data=st.data())
 def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) -> None:
@@ -218,3 +272,163 @@ def test_drive_gather_matches_whatever_order_and_outcomes(qapp: Any, data: Any) 
             expected.append(qtasks.CancelledError)
     actual = [value if isinstance(value, int) else type(value) for value in handle.result()]
     assert expected == actual
+
+
+def test_map_items_are_tasks_a_test_can_finish_each_way(qtasks_manual_pool: ManualPool) -> None:
+    """Under a ManualPool each item of qtasks.map is a task to complete, give a result, fail or cancel."""
+    given = qtasks.map(double, range(3))
+    first, second = qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(second, result=-1)
+    qtasks_manual_pool.complete(first)
+    qtasks_manual_pool.run_all()
+    assert [0, -1, 4] == given.result()
+
+    error = OSError("item lost")
+    failed = qtasks.map(double, range(3))
+    qtasks_manual_pool.fail(qtasks_manual_pool.pending[1], error)
+    assert error is failed.exception()
+    assert [] == qtasks_manual_pool.pending
+
+    cancelled = qtasks.map(double, range(3))
+    assert qtasks_manual_pool.pending[0].cancel() is True
+    qtasks_manual_pool.run_all()
+    assert cancelled.cancelled()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_a_map_left_pending_is_cancelled_when_the_block_ends(qapp: Any, hook_calls: list[Any]) -> None:
+    """Leaving manual_pool() with a map's items still pending cancels the map and reports nothing."""
+    with manual_pool():
+        left = qtasks.map(double, range(3))
+    assert left.cancelled()
+    assert [] == hook_calls
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> None:
+    """drive() with every outcome ends a map awaited by a coroutine, without errors reported."""
+    with manual_pool() as pool:
+        handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
+        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+    [outcome] = handle.result()
+    if all(step.outcome == COMPLETE for step in steps):
+        assert [0, 2, 4, 6] == outcome
+    elif steps[-1].outcome == FAIL:
+        assert isinstance(outcome, RuntimeError)
+    else:
+        assert isinstance(outcome, qtasks.CancelledError)
+
+
+def test_qtasks_run_returns_the_result_or_raises_the_task_exception(qtasks_run: Any) -> None:
+    """qtasks_run gives a handle's or a coroutine object's result, or raises the task's own exception."""
+
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    def fail() -> None:
+        raise KeyError("lost")
+
+    assert 4 == qtasks_run(qtasks.run(double, 2))
+    assert 5 == qtasks_run(add(2, 3))
+    with pytest.raises(KeyError, match="lost"):
+        qtasks_run(qtasks.run(fail))
+
+
+def test_qtasks_run_timeout_names_the_task_and_leaves_it_cancelled(qtasks_run: Any) -> None:
+    """On timeout qtasks_run names the task and what it waits on, and it has ended cancelled, finally run."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def stuck() -> Any:
+        try:
+            yield qtasks.sleep(3600)
+        finally:
+            log.append("finally")
+
+    handle = stuck()
+    with pytest.raises(qtasks.TimeoutError, match=r"<CoroutineTask .*stuck\(\) pending, waiting on .*3600"):
+        qtasks_run(handle, timeout=0.01)
+    assert handle.cancelled()
+    assert ["finally"] == log
+
+
+def test_qtasks_run_bad_arguments_name_the_fix(qtasks_run: Any) -> None:
+    """Something not awaitable, or a timeout that is not a number of seconds, is refused with the fix."""
+    with pytest.raises(TypeError, match=r"needs a qtasks task or a coroutine, got 42: pass a handle"):
+        qtasks_run(42)
+    with pytest.raises(TypeError, match=r"timeout=None\): seconds must be a number"):
+        qtasks_run(qtasks.gather(), timeout=None)
+    with pytest.raises(ValueError, match=r"timeout=-1\): seconds must be >= 0"):
+        qtasks_run(qtasks.gather(), timeout=-1)
+
+
+USER_TESTS = """
+import qtasks
+from qtasks import _pool
+
+
+def test_fails_with_work_pending(qtasks_manual_pool):
+    qtasks.run(abs, -1)
+    raise AssertionError("the user's test fails")
+
+
+def test_next_test_has_the_real_pool_and_nothing_left(qapp):
+    assert isinstance(_pool.default_pool(), qtasks.Pool)
+    assert [] == qtasks.running()
+"""
+
+
+def run_user_tests(tmp_path: Path, source: str) -> str:
+    """Run `source` as a user's test module with only the installed plugin; return pytest's output."""
+    (tmp_path / "test_user.py").write_text(source)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    return proc.stdout + proc.stderr
+
+
+def test_fixture_restores_the_pool_after_a_failing_test(tmp_path: Path) -> None:
+    """When a test using qtasks_manual_pool fails, the next test still gets the real pool and no leftovers."""
+    output = run_user_tests(tmp_path, USER_TESTS)
+    assert "1 failed, 1 passed" in output, output
+    assert "the user's test fails" in output
+
+
+QUITTING_TESTS = """
+import qtasks
+
+
+@qtasks.coroutine
+def quits_while_awaited(qapp):
+    yield qtasks.sleep(0.01)
+    qapp.quit()
+    return (yield qtasks.run(abs, -4))
+
+
+def test_quit_while_awaited(qapp, qtasks_run):
+    assert 4 == qtasks_run(quits_while_awaited(qapp))
+
+
+def test_a_quit_action(qapp):
+    qapp.quit()
+
+
+def test_after_it_qtasks_run_still_spins(qapp, qtasks_run):
+    assert 4 == qtasks_run(qtasks.run(abs, -4))
+    assert qtasks_run(qtasks.sleep(0.01)) is None
+"""
+
+
+def test_qtasks_run_still_waits_after_the_application_was_told_to_quit(tmp_path: Path) -> None:
+    """After QApplication.quit(), before or during the wait, qtasks_run still waits for the task."""
+    output = run_user_tests(tmp_path, QUITTING_TESTS)
+    assert "3 passed" in output, output

@@ -6,6 +6,7 @@ owner is gone, and that is the deletion itself, not an error.
 """
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import common
 from PyQt5 import sip
@@ -14,6 +15,7 @@ from PyQt5.QtCore import QObject, pyqtSignal
 import qtasks
 
 never = threading.Event()  # what the blocking workers wait for; set only at the end
+EXECUTOR = ThreadPoolExecutor(max_workers=2)
 
 
 def block() -> None:
@@ -59,7 +61,15 @@ class Owner(QObject):
             lambda: qtasks.map(lambda x: block(), endless(), window=2),
             lambda: qtasks.timeout(3600, qtasks.run(block)),
             lambda: qtasks.wait([self.unwaited()]),
+            lambda: qtasks.run_in(EXECUTOR, self.release().wait, 10),
+            lambda: qtasks.wrap(Future()),
         ]
+
+    def release(self) -> threading.Event:
+        """What an executor's call waits for: it cannot see its cancel, so each case sets it."""
+        event = threading.Event()
+        RELEASES.append(event)
+        return event
 
     def unwaited(self) -> qtasks.Task[None]:
         """A task for wait(), which, like asyncio.wait, leaves it running when cancelled."""
@@ -96,6 +106,7 @@ class Owner(QObject):
 
 LOG: list[str] = []
 ORPHANS: list[qtasks.Task[None]] = []
+RELEASES: list[threading.Event] = []
 HOW = ("deleteLater", "sip.delete", "parent deleted")
 
 
@@ -122,6 +133,8 @@ def drive():  # type: ignore[no-untyped-def]
                 assert handle.cancelled(), f"{slot_name} at {point}, {how}: {handle!r}"
                 for task in ORPHANS:
                     task.cancel()
+                for event in RELEASES:
+                    event.set()
                 cases += 1
     return cases
 
@@ -129,5 +142,6 @@ def drive():  # type: ignore[no-untyped-def]
 handle = drive()
 common.run_until_idle()
 never.set()
+EXECUTOR.shutdown(wait=True)
 assert ["finally"] * handle.result() == LOG, LOG
 print(f"{handle.result()} deletions: every slot cancelled, every finally block ran once", flush=True)
