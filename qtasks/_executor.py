@@ -354,9 +354,31 @@ def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P
         raise TypeError(msg)
     require_callable(fn, "qtasks.run_in(pool, load, path)")
     _check_picklable_function(executor, fn)
+    client = _dask_client_of(executor)
+    if client is not None:
+        # Why not executor.submit(): the concurrent.futures.Future it returns
+        # cancels its Dask future synchronously, on the GUI thread, waiting
+        # for the client's event loop. Submitted through the client as the
+        # executor would, the task is a Dask one, cancelled without waiting.
+        options: dict[str, Any] = getattr(executor, "_kwargs", {})
+        dask_future = client.submit(fn, *args, **{**options, **kwargs})
+        with contextlib.suppress(AttributeError):  # so that executor.shutdown() cancels it too
+            executor._futures.add(dask_future)  # type: ignore[attr-defined]
+        return ExecutorTask(dask_future, DASK, f"{callable_name(fn)}()")
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None
     return ExecutorTask(future, _kind_of(future), f"{callable_name(fn)}()", call)
+
+
+def _dask_client_of(executor: Executor) -> Any | None:
+    """Return the Dask client behind a `client.get_executor()` still open, else None."""
+    module = sys.modules.get("distributed.cfexecutor")
+    executor_type = getattr(module, "ClientExecutor", None)
+    if not isinstance(executor_type, type) or not isinstance(executor, executor_type):
+        return None
+    if getattr(executor, "_shutdown", True):
+        return None  # executor.submit() raises the executor's own error
+    return getattr(executor, "_client", None)
 
 
 def _kind_of(future: object) -> str:

@@ -341,6 +341,31 @@ def test_dask_cancels_are_batched_onto_the_client_loop(
     assert threading.get_ident() != thread
 
 
+def test_cancelling_run_in_a_dask_executor_never_waits_on_the_gui_thread(
+    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tasks run_in client.get_executor() are cancelled in one batch from Dask's loop, not the GUI thread."""
+    calls: list[tuple[int, int]] = []
+    original = dask_client.cancel
+
+    def spy(futures: list[Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append((threading.get_ident(), len(futures)))
+        return original(futures, *args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "cancel", spy)
+    DASK_GATE.clear()
+    executor = dask_client.get_executor(pure=False)
+    tasks = [qtasks.run_in(executor, dask_item, 700 + i) for i in range(10)]
+    for task in tasks:
+        assert task.cancel() is True
+    assert [] == calls
+    qtbot.waitUntil(lambda: bool(calls), timeout=10_000)
+    DASK_GATE.set()
+    [(thread, count)] = calls
+    assert 10 == count
+    assert threading.get_ident() != thread
+
+
 def test_gather_1000_dask_futures_completes(qtasks_run: Any, dask_client: Any) -> None:
     """Without a cancel, a fan-out gives every result in order, the last progress being (1000, 1000)."""
     DASK_GATE.set()
