@@ -385,4 +385,23 @@ class _RunLanes:
         assert isinstance(item, _Chunk)
         handle = self._submitter.run(_run_chunk_in_worker, self, item)
         item._handle = handle
-        handle.add_done_callback(lambda _handle: item._deliver())
+        handle.add_done_callback(lambda handle: _chunk_task_done(item, handle))
+
+
+def _chunk_task_done(chunk: _Chunk, handle: Task[Any]) -> None:
+    """Deliver the chunk that `handle` ran, or why it did not run. GUI thread."""
+    if chunk._results is None and chunk._exc is None:
+        # Why: a testing pool can end the chunk's task without running it
+        # (cancel(), ManualPool.fail(), leaving manual_pool()); the map must
+        # end with that outcome, not wait for results that never come.
+        if handle.cancelled():
+            chunk._exc = CancelledError()
+        elif handle.exception() is not None:
+            chunk._exc = handle.exception()
+        else:
+            msg = (
+                f"{handle!r} finished without running {chunk!r}: complete a map's "
+                "tasks without result=, so that the function runs over their items"
+            )
+            chunk._exc = RuntimeError(msg)
+    chunk._deliver()

@@ -13,6 +13,7 @@ import qtasks
 from qtasks import _scheduler
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
+from qtasks.testing import manual_pool
 
 
 def double(x: int) -> int:
@@ -329,3 +330,45 @@ def test_a_single_run_is_not_starved_by_a_big_gather(qtasks_run: Any) -> None:
     assert "single" == qtasks_run(single, timeout=30)
     big.cancel()
     assert gates.log.index("single") <= 2
+
+
+def test_map_on_a_manual_pool_runs_when_the_test_completes_its_tasks(qtasks_manual_pool: Any) -> None:
+    """Under qtasks_manual_pool, qtasks.map's work waits in pending and run_all() finishes the map."""
+    task = qtasks.map(double, range(10))
+    assert qtasks_manual_pool.pending
+    assert not task.done()
+    qtasks_manual_pool.run_all()
+    assert [2 * i for i in range(10)] == task.result()
+
+
+def test_cancelling_a_manual_pool_task_of_a_map_cancels_the_map(qtasks_manual_pool: Any) -> None:
+    """A map whose pending work a test cancels ends cancelled instead of waiting forever."""
+    task = qtasks.map(double, range(10))
+    qtasks_manual_pool.pending[0].cancel()
+    _scheduler.bridge().run_pending()
+    assert task.cancelled()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_failing_a_manual_pool_task_of_a_map_fails_the_map(qtasks_manual_pool: Any) -> None:
+    """ManualPool.fail() on a map's work fails the map with that exception."""
+    task = qtasks.map(double, range(10))
+    qtasks_manual_pool.fail(qtasks_manual_pool.pending[0], OSError("disk gone"))
+    with pytest.raises(OSError, match="disk gone"):
+        task.result()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_completing_a_map_task_with_a_given_result_fails_the_map_saying_why(qtasks_manual_pool: Any) -> None:
+    """complete(task, result=...) cannot stand for a map's items: the map fails naming the fix."""
+    task = qtasks.map(double, range(10))
+    qtasks_manual_pool.complete(qtasks_manual_pool.pending[0], result=[0])
+    with pytest.raises(RuntimeError, match="without result="):
+        task.result()
+
+
+def test_leaving_a_manual_pool_cancels_a_map_still_pending() -> None:
+    """A map left pending when manual_pool() ends is cancelled with its work, not left hanging."""
+    with manual_pool():
+        task = qtasks.map(double, range(10))
+    assert task.cancelled()
