@@ -17,7 +17,9 @@ no-op function is not drowned in per-item overhead.
 
 Chunk size adapts from the time the workers measured per item, and is also
 kept small enough that pulling one chunk from the iterable costs the GUI thread
-about a millisecond at most.
+about a millisecond at most. One refill stops after `REFILL_BUDGET_S` and goes
+on from a zero timer, after Qt has had a turn: a big window fills over several
+event-loop turns instead of stalling the GUI in one.
 
 Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
 only the chunk's own fields (its items, results and measured time); the pool's
@@ -33,7 +35,10 @@ import threading
 import time
 from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
+from PyQt5.QtCore import QTimer
+
 from . import _pool, _scheduler
+from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
 
@@ -45,6 +50,9 @@ MAX_CHUNK: Final = 4096
 CHUNK_TARGET_S: Final = 0.001
 # How long pulling one chunk from the iterable may take on the GUI thread.
 PULL_BUDGET_S: Final = 0.001
+# How long one refill may pull and submit on the GUI thread before it lets Qt
+# have a turn and goes on from a zero timer.
+REFILL_BUDGET_S: Final = 0.002
 # How fast the chunk size may grow from one measurement to the next: a fast
 # first item must not make the next chunk a thousand slow ones.
 GROWTH: Final = 4
@@ -145,6 +153,7 @@ class MapTask(Task[list[Any]]):
         "_pool",
         "_pull_per_item",
         "_pulled",
+        "_refill_scheduled",
         "_results",
     )
 
@@ -181,6 +190,7 @@ class MapTask(Task[list[Any]]):
         self._in_flight: dict[_Chunk, None] = {}
         self._in_flight_items = 0
         self._exhausted = False
+        self._refill_scheduled = False
         self._refill()
 
     # -- GUI thread ---------------------------------------------------------
@@ -190,6 +200,7 @@ class MapTask(Task[list[Any]]):
         pool = self._pool
         fn = self._fn
         iterator = self._iterator
+        deadline = time.perf_counter() + REFILL_BUDGET_S
         while (
             iterator is not None
             and fn is not None
@@ -223,11 +234,30 @@ class MapTask(Task[list[Any]]):
             self._in_flight_items += len(items)
             # Each map is its own lane, so it takes turns with everything else.
             pool._submit(chunk, self)
+            if time.perf_counter() > deadline and isinstance(pool, _pool.Pool):
+                # Why only on a Pool: a testing pool promises that the map has
+                # submitted all it can by the time the test looks at it.
+                self._refill_later()
+                return
         if self._exhausted and not self._in_flight and self._state is PENDING:
             if self._progress_listeners:
                 # The end may be found only now, by a pull that got nothing.
                 self._set_progress((self._collected, self._pulled))
             self._finish(FINISHED, self._results)
+
+    def _refill_later(self) -> None:
+        """Go on refilling after Qt has handled a turn of events. GUI thread; idempotent."""
+        if not self._refill_scheduled:
+            self._refill_scheduled = True
+            QTimer.singleShot(0, self._refill_soon)
+
+    def _refill_soon(self) -> None:
+        """The zero timer's call: refill unless the map has ended. GUI thread; never raises."""
+        self._refill_scheduled = False
+        try:
+            self._refill()
+        except BaseException as exc:  # noqa: BLE001 - a timer callback must never raise
+            report(exc)
 
     def _chunk_done(self, chunk: _Chunk) -> None:
         """Store a delivered chunk's results, adapt the chunk size, pull more."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _map, _scheduler
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
 from qtasks.testing import manual_pool
@@ -372,3 +372,14 @@ def test_leaving_a_manual_pool_cancels_a_map_still_pending() -> None:
     with manual_pool():
         task = qtasks.map(double, range(10))
     assert task.cancelled()
+
+
+def test_a_big_window_fills_over_several_event_loop_turns(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a refill has spent its budget, map() returns and the rest is pulled in later turns, in order."""
+    monkeypatch.setattr(_map, "REFILL_BUDGET_S", 0.0)  # every chunk ends the budget
+    task = qtasks.map(double, range(3000), window=1000)
+    assert 1 == task._pulled
+    assert [2 * i for i in range(3000)] == qtasks_run(task, timeout=30)
+
