@@ -211,7 +211,13 @@ class MapTask(Task[list[Any]]):
         ):
             size = self._chunk_size
             if self._item_limit >= 0:
-                size = min(size, self._item_limit - self._in_flight_items)
+                room = self._item_limit - self._in_flight_items
+                if room < size and self._in_flight:
+                    # Why wait for room for a whole chunk: a window filled with
+                    # the first one-item chunks would otherwise stay so, one
+                    # freed item at a time, and never group items again.
+                    break
+                size = min(size, room)
             began = time.perf_counter()
             try:
                 items = list(itertools.islice(iterator, size))

@@ -383,3 +383,22 @@ def test_a_big_window_fills_over_several_event_loop_turns(
     assert 1 == task._pulled
     assert [2 * i for i in range(3000)] == qtasks_run(task, timeout=30)
 
+
+def test_a_window_of_one_item_chunks_groups_tiny_items_again(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a window given, tiny items still end up grouped, not one per chunk for the rest of the map."""
+    pool = qtasks.Pool(max_threads=2)
+    sizes: list[int] = []
+    submit = pool._submit
+
+    def counting_submit(item: Any, key: object = None) -> None:
+        sizes.append(item._count)
+        submit(item, key)
+
+    monkeypatch.setattr(pool, "_submit", counting_submit)
+    task = pool.map(double, range(40_000), window=400)
+    assert [2 * i for i in range(40_000)] == qtasks_run(task, timeout=60)
+    assert 40_000 == sum(sizes)
+    assert len(sizes) < 40_000 // 4
+    assert [] == pool.shutdown(timeout=10)
