@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PyQt5.QtCore import QRunnable, QThreadPool
 
 import qtasks
-from qtasks import _map, _scheduler
+from qtasks import _map, _pool, _scheduler
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
 from qtasks.testing import manual_pool
@@ -402,3 +403,38 @@ def test_a_window_of_one_item_chunks_groups_tiny_items_again(
     assert 40_000 == sum(sizes)
     assert len(sizes) < 40_000 // 4
     assert [] == pool.shutdown(timeout=10)
+
+
+class ForeignRunnable(QRunnable):
+    """Another library's work on the same QThreadPool: it logs that it ran."""
+
+    def __init__(self, log: list[object]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.log = log
+        self.ran = threading.Event()
+
+    def run(self) -> None:
+        self.log.append("foreign")
+        self.ran.set()
+
+
+def test_other_code_runnables_take_turns_with_a_big_fan_out(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A QRunnable other code starts on the same QThreadPool runs during a big fan-out, not after it."""
+    monkeypatch.setattr(_pool, "SLICE_S", 0.0)  # every item ends its worker loop's slice
+    qpool = QThreadPool()
+    qpool.setMaxThreadCount(1)
+    pool = qtasks.Pool(pool=qpool)
+    gates = Gates()
+    tasks = [pool.run(gates, i) for i in range(1000)]
+    assert gates.entered.acquire(timeout=10)
+    foreign = ForeignRunnable(gates.log)
+    qpool.start(foreign)
+    gates.open_all()
+    assert list(range(1000)) == qtasks_run(qtasks.gather(*tasks), timeout=30)
+    assert foreign.ran.wait(10)
+    assert [0, "foreign", 1] == gates.log[:3]
+    assert [] == pool.shutdown(timeout=10)
+    qpool.waitForDone()
