@@ -17,9 +17,10 @@ no-op function is not drowned in per-item overhead.
 
 Chunk size adapts from the time the workers measured per item, and is also
 kept small enough that pulling one chunk from the iterable costs the GUI thread
-about a millisecond at most. One refill stops after `REFILL_BUDGET_S` and goes
-on from a zero timer, after Qt has had a turn: a big window fills over several
-event-loop turns instead of stalling the GUI in one.
+about a millisecond at most. One refill stops after `REFILL_BUDGET_S` (and
+`REFILL_MIN_CHUNKS` chunks) and goes on from a zero timer, after Qt has had a
+turn: a big window fills over several event-loop turns instead of stalling the
+GUI in one.
 
 Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
 only the chunk's own fields (its items, results and measured time); the pool's
@@ -51,8 +52,10 @@ CHUNK_TARGET_S: Final = 0.001
 # How long pulling one chunk from the iterable may take on the GUI thread.
 PULL_BUDGET_S: Final = 0.001
 # How long one refill may pull and submit on the GUI thread before it lets Qt
-# have a turn and goes on from a zero timer.
+# have a turn and goes on from a zero timer, once it has submitted at least
+# REFILL_MIN_CHUNKS chunks: a small window always fills at once.
 REFILL_BUDGET_S: Final = 0.002
+REFILL_MIN_CHUNKS: Final = 64
 # How fast the chunk size may grow from one measurement to the next: a fast
 # first item must not make the next chunk a thousand slow ones.
 GROWTH: Final = 4
@@ -201,6 +204,7 @@ class MapTask(Task[list[Any]]):
         fn = self._fn
         iterator = self._iterator
         deadline = time.perf_counter() + REFILL_BUDGET_S
+        submitted = 0
         while (
             iterator is not None
             and fn is not None
@@ -240,7 +244,12 @@ class MapTask(Task[list[Any]]):
             self._in_flight_items += len(items)
             # Each map is its own lane, so it takes turns with everything else.
             pool._submit(chunk, self)
-            if time.perf_counter() > deadline and isinstance(pool, _pool.Pool):
+            submitted += 1
+            if (
+                submitted >= REFILL_MIN_CHUNKS
+                and time.perf_counter() > deadline
+                and isinstance(pool, _pool.Pool)
+            ):
                 # Why only on a Pool: a testing pool promises that the map has
                 # submitted all it can by the time the test looks at it.
                 self._refill_later()
