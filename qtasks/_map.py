@@ -156,6 +156,7 @@ class MapTask(Task[list[Any]]):
         "_pool",
         "_pull_per_item",
         "_pulled",
+        "_pulling",
         "_refill_scheduled",
         "_results",
     )
@@ -194,12 +195,20 @@ class MapTask(Task[list[Any]]):
         self._in_flight_items = 0
         self._exhausted = False
         self._refill_scheduled = False
+        # True while the iterable runs; see _refill().
+        self._pulling = False
         self._refill()
 
     # -- GUI thread ---------------------------------------------------------
 
     def _refill(self) -> None:
         """Pull and submit chunks until the window is full or the iterable ends."""
+        if self._pulling:
+            # Why: the iterable spun the event loop (processEvents, a modal
+            # dialog) and a chunk came back meanwhile. Pulling again here
+            # would re-enter it; the refill further up the stack goes on
+            # with the room that chunk freed once the pull returns.
+            return
         pool = self._pool
         fn = self._fn
         iterator = self._iterator
@@ -223,11 +232,14 @@ class MapTask(Task[list[Any]]):
                     break
                 size = min(size, room)
             began = time.perf_counter()
+            self._pulling = True
             try:
                 items = list(itertools.islice(iterator, size))
             except BaseException as exc:  # noqa: BLE001 - the iterable's own failure ends the map
                 self._fail(exc)
                 return
+            finally:
+                self._pulling = False
             if self._state is not PENDING:
                 return  # the iterable cancelled or failed the map while we pulled
             if items:

@@ -438,3 +438,28 @@ def test_other_code_runnables_take_turns_with_a_big_fan_out(
     assert [0, "foreign", 1] == gates.log[:3]
     assert [] == pool.shutdown(timeout=10)
     qpool.waitForDone()
+
+
+def test_an_iterable_that_spins_the_event_loop_is_not_pulled_reentrantly(qtasks_run: Any, qtbot: Any) -> None:
+    """A generator that processes events while a result arrives still feeds the whole map, in order."""
+    holder: list[MapTask] = []
+    second = threading.Event()
+
+    def gated_double(x: int) -> int:
+        if x == 1:
+            second.wait(10)
+        return 2 * x
+
+    def source() -> Iterator[int]:
+        yield 0
+        yield 1
+        # Pulled after the first result: let the second finish and arrive while this generator runs.
+        second.set()
+        qtbot.waitUntil(lambda: 2 == holder[0]._collected, timeout=10_000)
+        yield from range(2, 50)
+
+    pool = qtasks.Pool(max_threads=1)
+    task = pool.map(gated_double, source(), window=2)
+    holder.append(task)
+    assert [2 * i for i in range(50)] == qtasks_run(task, timeout=30)
+    assert [] == pool.shutdown(timeout=10)
