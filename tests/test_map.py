@@ -463,3 +463,14 @@ def test_an_iterable_that_spins_the_event_loop_is_not_pulled_reentrantly(qtasks_
     holder.append(task)
     assert [2 * i for i in range(50)] == qtasks_run(task, timeout=30)
     assert [] == pool.shutdown(timeout=10)
+
+
+def test_an_endless_generator_under_a_timeout_is_cancelled_after_pulling_a_window(qtasks_run: Any) -> None:
+    """A timeout over a map of an endless generator raises TimeoutError and cancels it after one window."""
+    gates = Gates()
+    task = qtasks.map(gates, itertools.count(), window=4)
+    with pytest.raises(qtasks.TimeoutError):
+        qtasks_run(qtasks.timeout(0.05, task))
+    assert task.cancelled()
+    assert 4 == task._pulled
+    gates.open_all()
