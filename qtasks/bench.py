@@ -506,12 +506,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skipped {name}: pip install {name} (or qtasks[bench])")
             continue
         rows.append(name)
+    # Every ratio is to a floor measured in the same run: add the floors the chosen rows need.
+    for name in list(rows):
+        floor = "floor-seq" if name in SEQUENTIAL_ROWS else "floor"
+        if floor not in rows:
+            rows.append(floor)
     print(
         f"qtasks {qtasks.__version__}, Python {platform.python_version()}, PyQt {PYQT_VERSION_STR} "
         f"(Qt {QT_VERSION_STR}), {os.cpu_count()} cores, {threads} pool threads, "
         f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
     )
-    print(format_table(bench(rows, args.n, args.rounds)))
+    if rows:
+        print(format_table(bench(rows, args.n, args.rounds)))
     if "fairness" in wanted:
         count, lengths = measure_fairness()
         print(
