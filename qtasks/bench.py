@@ -492,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown row(s) {', '.join(unknown)}: choose from {', '.join(DEFAULT_ROWS)}")
     if args.n < 1 or args.rounds < 1:
         parser.error("--n and --rounds must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads {args.threads}: give a thread count >= 1, or leave it out for one per core")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.threads is not None:

@@ -31,3 +31,10 @@ def test_bench_measures_the_floor_its_ratios_need(capsys: pytest.CaptureFixture[
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert ["row", "gather", "sequential", "floor", "floor-seq"] == rows
     assert "nan" not in out
+
+
+def test_bench_refuses_a_thread_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """--threads 0 is refused with a message saying what to give instead."""
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0"])
+    assert "give a thread count >= 1" in capsys.readouterr().err
