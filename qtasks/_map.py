@@ -20,7 +20,9 @@ kept small enough that pulling one chunk from the iterable costs the GUI thread
 about a millisecond at most. One refill stops after `REFILL_BUDGET_S` (and
 `REFILL_MIN_CHUNKS` chunks) and goes on from a zero timer, after Qt has had a
 turn: a big window fills over several event-loop turns instead of stalling the
-GUI in one.
+GUI in one. On a Pool, a chunk still running after `CHUNK_SPLIT_S` stops after
+its current item and the map queues the rest again, spread over the threads:
+items that turn slow partway through a map do not queue behind one thread.
 
 Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
 only the chunk's own fields (its items, results and measured time); the pool's
@@ -30,8 +32,8 @@ lock guards `_phase`, and the worker hands the chunk back with
 
 from __future__ import annotations
 
-import builtins
 import itertools
+import math
 import threading
 import time
 from typing import Any, Callable, Final, Iterable, Iterator, Protocol
@@ -56,6 +58,11 @@ PULL_BUDGET_S: Final = 0.001
 # REFILL_MIN_CHUNKS chunks: a small window always fills at once.
 REFILL_BUDGET_S: Final = 0.002
 REFILL_MIN_CHUNKS: Final = 64
+# How long a worker runs one chunk on a Pool before it hands back the items it
+# has not run: items that turn slow partway through a map spread over the
+# threads again instead of queueing behind one thread in a chunk sized for
+# fast ones.
+CHUNK_SPLIT_S: Final = 0.005
 # How fast the chunk size may grow from one measurement to the next: a fast
 # first item must not make the next chunk a thousand slow ones.
 GROWTH: Final = 4
@@ -86,10 +93,13 @@ class _Chunk:
         "_map",
         "_phase",
         "_results",
+        "_split_s",
         "_start",
     )
 
-    def __init__(self, owner: MapTask, fn: Callable[[Any], Any], start: int, items: list[Any]) -> None:
+    def __init__(
+        self, owner: MapTask, fn: Callable[[Any], Any], start: int, items: list[Any], split_s: float
+    ) -> None:
         self._map = owner
         self._fn = fn
         self._start = start
@@ -102,26 +112,38 @@ class _Chunk:
         self._results: list[Any] | None = None
         self._exc: BaseException | None = None
         self._elapsed = 0.0
+        # After this many seconds the worker stops and hands back the rest.
+        self._split_s = split_s
         # The task running this chunk when its pool is not a Pool (_RunLanes).
         self._handle: Task[Any] | None = None
 
     def _execute_in_worker(self) -> None:
         """Run the function over the chunk's items. Worker thread; never raises.
 
-        The first exception stops the chunk. A cancel arriving while the
-        chunk runs is seen by the function through `qtasks.check_cancelled()`;
-        otherwise the chunk (about a millisecond of work) runs to its end and
-        its results are dropped.
+        The first exception stops the chunk. Past `_split_s` the chunk stops
+        after the current item, and its map queues the items not run again.
+        A cancel arriving while the chunk runs is seen by the function through
+        `qtasks.check_cancelled()`; otherwise the chunk runs on until it ends
+        or splits, and its results are dropped.
         """
         previous = getattr(_pool._LOCAL, "task", None)
         _pool._LOCAL.task = self
-        begin = time.perf_counter()
+        clock = time.perf_counter
+        begin = clock()
+        deadline = begin + self._split_s
+        fn = self._fn
+        results: list[Any] = []
+        append = results.append
         try:
-            self._results = list(builtins.map(self._fn, self._items))
+            for item in self._items:
+                append(fn(item))
+                if clock() > deadline:
+                    break
         except BaseException as exc:  # noqa: BLE001 - delivered to the map's awaiter
             self._exc = exc
         finally:
-            self._elapsed = time.perf_counter() - begin
+            self._results = results
+            self._elapsed = clock() - begin
             _pool._LOCAL.task = previous
 
     def _deliver(self) -> None:
@@ -249,7 +271,7 @@ class MapTask(Task[list[Any]]):
                 self._iterator = None
             if not items:
                 break
-            chunk = _Chunk(self, fn, self._pulled, items)
+            chunk = _Chunk(self, fn, self._pulled, items, self._chunk_split_s())
             self._pulled += len(items)
             self._results.extend(itertools.repeat(None, len(items)))
             self._in_flight[chunk] = None
@@ -288,7 +310,7 @@ class MapTask(Task[list[Any]]):
 
     def _chunk_done(self, chunk: _Chunk) -> None:
         """Store a delivered chunk's results, adapt the chunk size, pull more."""
-        results, exc = chunk._results, chunk._exc
+        results, exc, items = chunk._results, chunk._exc, chunk._items
         chunk._results = chunk._exc = None
         chunk._items = []
         if self._state is not PENDING:
@@ -302,14 +324,36 @@ class MapTask(Task[list[Any]]):
                 self._fail(exc)
             return
         assert results is not None
-        start = chunk._start
-        self._results[start : start + len(results)] = results
-        self._collected += len(results)
-        self._adapt(chunk._elapsed, len(results))
+        start, done = chunk._start, len(results)
+        self._results[start : start + done] = results
+        self._collected += done
+        self._adapt(chunk._elapsed, done)
+        if done < chunk._count:
+            self._resubmit(start + done, items[done:])
         if self._progress_listeners:
             total = self._pulled if self._exhausted else None
             self._set_progress((self._collected, total))
         self._refill()
+
+    def _chunk_split_s(self) -> float:
+        """How long a new chunk may run before it splits: only on a Pool.
+
+        Why not on a testing pool: there a chunk is one task the test sees,
+        and it must end when the test completes it.
+        """
+        return CHUNK_SPLIT_S if isinstance(self._pool, _pool.Pool) else math.inf
+
+    def _resubmit(self, start: int, items: list[Any]) -> None:
+        """Queue again the items a split chunk handed back, spread over the threads."""
+        fn = self._fn
+        assert fn is not None
+        piece = max(self._chunk_size, -(-len(items) // (2 * self._pool.max_threads)))
+        for offset in range(0, len(items), piece):
+            part = items[offset : offset + piece]
+            chunk = _Chunk(self, fn, start + offset, part, self._chunk_split_s())
+            self._in_flight[chunk] = None
+            self._in_flight_items += len(part)
+            self._pool._submit(chunk, self)
 
     def _adapt(self, elapsed: float, count: int) -> None:
         """Size the next chunks to about CHUNK_TARGET_S of worker time."""

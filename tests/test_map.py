@@ -474,3 +474,32 @@ def test_an_endless_generator_under_a_timeout_is_cancelled_after_pulling_a_windo
     assert task.cancelled()
     assert 4 == task._pulled
     gates.open_all()
+
+
+def test_a_chunk_out_of_time_hands_back_its_other_items_which_still_run_once_in_order(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items a chunk has not run when its time is up are queued again; each runs once, results in order."""
+    monkeypatch.setattr(_map, "CHUNK_SPLIT_S", 0.0)  # every chunk's time is up after its first item
+    handed_back: list[int] = []
+    resubmit = MapTask._resubmit
+
+    def counting_resubmit(self: MapTask, start: int, items: list[Any]) -> None:
+        handed_back.append(len(items))
+        resubmit(self, start, items)
+
+    monkeypatch.setattr(MapTask, "_resubmit", counting_resubmit)
+    lock = threading.Lock()
+    ran: list[int] = []
+
+    def record(x: int) -> int:
+        with lock:
+            ran.append(x)
+        return 2 * x
+
+    pool = qtasks.Pool(max_threads=2)
+    task = pool.map(record, range(5000))
+    assert [2 * i for i in range(5000)] == qtasks_run(task, timeout=60)
+    assert list(range(5000)) == sorted(ran)
+    assert handed_back
+    assert [] == pool.shutdown(timeout=10)
