@@ -503,3 +503,16 @@ def test_a_chunk_out_of_time_hands_back_its_other_items_which_still_run_once_in_
     assert list(range(5000)) == sorted(ran)
     assert handed_back
     assert [] == pool.shutdown(timeout=10)
+
+
+def test_pool_shutdown_names_a_map_still_running_once(qtasks_run: Any) -> None:
+    """Pool.shutdown(timeout) returns a map whose items still run, once however many of its chunks run."""
+    pool = qtasks.Pool(max_threads=2)
+    gates = Gates()
+    task = pool.map(gates, range(100), window=4)
+    assert gates.entered.acquire(timeout=10)
+    assert gates.entered.acquire(timeout=10)  # both threads run a chunk of this map
+    assert [task] == pool.shutdown(timeout=0.05)
+    assert task.cancelled()
+    gates.open_all()
+    assert [] == pool.shutdown(timeout=10)
