@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PyQt5.QtCore import QRunnable, QThreadPool
+from support import Gate
 
 import qtasks
 from qtasks import _map, _pool, _scheduler
@@ -515,4 +516,17 @@ def test_pool_shutdown_names_a_map_still_running_once(qtasks_run: Any) -> None:
     assert [task] == pool.shutdown(timeout=0.05)
     assert task.cancelled()
     gates.open_all()
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_pool_shutdown_refuses_a_negative_timeout_before_cancelling_anything(qtasks_run: Any) -> None:
+    """Pool.shutdown(-1) raises ValueError naming the timeout, and the pool's work goes on."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    task = pool.run(gate, "done")
+    with pytest.raises(ValueError, match=r"Pool.shutdown\(timeout=-1\): the timeout must be None or >= 0"):
+        pool.shutdown(timeout=-1)
+    assert not task.done()
+    gate.opened.set()
+    assert "done" == qtasks_run(task)
     assert [] == pool.shutdown(timeout=10)
