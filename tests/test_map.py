@@ -532,3 +532,17 @@ def test_pool_shutdown_refuses_a_negative_timeout_before_cancelling_anything(qta
     gate.opened.set()
     assert "done" == qtasks_run(task)
     assert [] == pool.shutdown(timeout=10)
+
+
+def test_run_called_on_a_worker_thread_gives_a_handle_a_coroutine_can_await(qtasks_run: Any) -> None:
+    """A function on a pool thread may call qtasks.run(); a coroutine awaiting that handle gets its result."""
+
+    def submit_from_the_worker() -> qtasks.Task[int]:
+        return qtasks.run(double, 21)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        inner = yield qtasks.run(submit_from_the_worker)
+        return (yield inner)
+
+    assert 42 == qtasks_run(body())
