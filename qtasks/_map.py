@@ -17,7 +17,12 @@ no-op function is not drowned in per-item overhead.
 
 Chunk size adapts from the time the workers measured per item, and is also
 kept small enough that pulling one chunk from the iterable costs the GUI thread
-about a millisecond at most.
+about a millisecond at most. One refill stops after `REFILL_BUDGET_S` (and
+`REFILL_MIN_CHUNKS` chunks) and goes on from a zero timer, after Qt has had a
+turn: a big window fills over several event-loop turns instead of stalling the
+GUI in one. On a Pool, a chunk still running after `CHUNK_SPLIT_S` stops after
+its current item and the map queues the rest again, spread over the threads:
+items that turn slow partway through a map do not queue behind one thread.
 
 Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
 only the chunk's own fields (its items, results and measured time); the pool's
@@ -27,13 +32,16 @@ lock guards `_phase`, and the worker hands the chunk back with
 
 from __future__ import annotations
 
-import builtins
 import itertools
+import math
 import threading
 import time
 from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
+from PyQt5.QtCore import QTimer
+
 from . import _pool, _scheduler
+from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
 
@@ -45,6 +53,16 @@ MAX_CHUNK: Final = 4096
 CHUNK_TARGET_S: Final = 0.001
 # How long pulling one chunk from the iterable may take on the GUI thread.
 PULL_BUDGET_S: Final = 0.001
+# How long one refill may pull and submit on the GUI thread before it lets Qt
+# have a turn and goes on from a zero timer, once it has submitted at least
+# REFILL_MIN_CHUNKS chunks: a small window always fills at once.
+REFILL_BUDGET_S: Final = 0.002
+REFILL_MIN_CHUNKS: Final = 64
+# How long a worker runs one chunk on a Pool before it hands back the items it
+# has not run: items that turn slow partway through a map spread over the
+# threads again instead of queueing behind one thread in a chunk sized for
+# fast ones.
+CHUNK_SPLIT_S: Final = 0.005
 # How fast the chunk size may grow from one measurement to the next: a fast
 # first item must not make the next chunk a thousand slow ones.
 GROWTH: Final = 4
@@ -75,10 +93,13 @@ class _Chunk:
         "_map",
         "_phase",
         "_results",
+        "_split_s",
         "_start",
     )
 
-    def __init__(self, owner: MapTask, fn: Callable[[Any], Any], start: int, items: list[Any]) -> None:
+    def __init__(
+        self, owner: MapTask, fn: Callable[[Any], Any], start: int, items: list[Any], split_s: float
+    ) -> None:
         self._map = owner
         self._fn = fn
         self._start = start
@@ -91,26 +112,38 @@ class _Chunk:
         self._results: list[Any] | None = None
         self._exc: BaseException | None = None
         self._elapsed = 0.0
+        # After this many seconds the worker stops and hands back the rest.
+        self._split_s = split_s
         # The task running this chunk when its pool is not a Pool (_RunLanes).
         self._handle: Task[Any] | None = None
 
     def _execute_in_worker(self) -> None:
         """Run the function over the chunk's items. Worker thread; never raises.
 
-        The first exception stops the chunk. A cancel arriving while the
-        chunk runs is seen by the function through `qtasks.check_cancelled()`;
-        otherwise the chunk (about a millisecond of work) runs to its end and
-        its results are dropped.
+        The first exception stops the chunk. Past `_split_s` the chunk stops
+        after the current item, and its map queues the items not run again.
+        A cancel arriving while the chunk runs is seen by the function through
+        `qtasks.check_cancelled()`; otherwise the chunk runs on until it ends
+        or splits, and its results are dropped.
         """
         previous = getattr(_pool._LOCAL, "task", None)
         _pool._LOCAL.task = self
-        begin = time.perf_counter()
+        clock = time.perf_counter
+        begin = clock()
+        deadline = begin + self._split_s
+        fn = self._fn
+        results: list[Any] = []
+        append = results.append
         try:
-            self._results = list(builtins.map(self._fn, self._items))
+            for item in self._items:
+                append(fn(item))
+                if clock() > deadline:
+                    break
         except BaseException as exc:  # noqa: BLE001 - delivered to the map's awaiter
             self._exc = exc
         finally:
-            self._elapsed = time.perf_counter() - begin
+            self._results = results
+            self._elapsed = clock() - begin
             _pool._LOCAL.task = previous
 
     def _deliver(self) -> None:
@@ -145,6 +178,8 @@ class MapTask(Task[list[Any]]):
         "_pool",
         "_pull_per_item",
         "_pulled",
+        "_pulling",
+        "_refill_scheduled",
         "_results",
     )
 
@@ -183,15 +218,26 @@ class MapTask(Task[list[Any]]):
         self._in_flight: dict[_Chunk, None] = {}
         self._in_flight_items = 0
         self._exhausted = False
+        self._refill_scheduled = False
+        # True while the iterable runs; see _refill().
+        self._pulling = False
         self._refill()
 
     # -- GUI thread ---------------------------------------------------------
 
     def _refill(self) -> None:
         """Pull and submit chunks until the window is full or the iterable ends."""
+        if self._pulling:
+            # Why: the iterable spun the event loop (processEvents, a modal
+            # dialog) and a chunk came back meanwhile. Pulling again here
+            # would re-enter it; the refill further up the stack goes on
+            # with the room that chunk freed once the pull returns.
+            return
         pool = self._pool
         fn = self._fn
         iterator = self._iterator
+        deadline = time.perf_counter() + REFILL_BUDGET_S
+        submitted = 0
         while (
             iterator is not None
             and fn is not None
@@ -202,13 +248,22 @@ class MapTask(Task[list[Any]]):
         ):
             size = self._chunk_size
             if self._item_limit >= 0:
-                size = min(size, self._item_limit - self._in_flight_items)
+                room = self._item_limit - self._in_flight_items
+                if room < size and self._in_flight:
+                    # Why wait for room for a whole chunk: a window filled with
+                    # the first one-item chunks would otherwise stay so, one
+                    # freed item at a time, and never group items again.
+                    break
+                size = min(size, room)
             began = time.perf_counter()
+            self._pulling = True
             try:
                 items = list(itertools.islice(iterator, size))
             except BaseException as exc:  # noqa: BLE001 - the iterable's own failure ends the map
                 self._fail(exc)
                 return
+            finally:
+                self._pulling = False
             if self._state is not PENDING:
                 return  # the iterable cancelled or failed the map while we pulled
             if items:
@@ -218,22 +273,46 @@ class MapTask(Task[list[Any]]):
                 self._iterator = None
             if not items:
                 break
-            chunk = _Chunk(self, fn, self._pulled, items)
+            chunk = _Chunk(self, fn, self._pulled, items, self._chunk_split_s())
             self._pulled += len(items)
             self._results.extend(itertools.repeat(None, len(items)))
             self._in_flight[chunk] = None
             self._in_flight_items += len(items)
             # Each map is its own lane, so it takes turns with everything else.
             pool._submit(chunk, self)
+            submitted += 1
+            if (
+                submitted >= REFILL_MIN_CHUNKS
+                and time.perf_counter() > deadline
+                and isinstance(pool, _pool.Pool)
+            ):
+                # Why only on a Pool: a testing pool promises that the map has
+                # submitted all it can by the time the test looks at it.
+                self._refill_later()
+                return
         if self._exhausted and not self._in_flight and self._state is PENDING:
             if self._progress_listeners:
                 # The end may be found only now, by a pull that got nothing.
                 self._set_progress((self._collected, self._pulled))
             self._finish(FINISHED, self._results)
 
+    def _refill_later(self) -> None:
+        """Go on refilling after Qt has handled a turn of events. GUI thread; idempotent."""
+        if not self._refill_scheduled:
+            self._refill_scheduled = True
+            QTimer.singleShot(0, self._refill_soon)
+
+    def _refill_soon(self) -> None:
+        """The zero timer's call: refill unless the map has ended. GUI thread; never raises."""
+        self._refill_scheduled = False
+        try:
+            self._refill()
+        except BaseException as exc:  # noqa: BLE001 - a timer callback must never raise
+            report(exc)
+
     def _chunk_done(self, chunk: _Chunk) -> None:
         """Store a delivered chunk's results, adapt the chunk size, pull more."""
-        results, exc = chunk._results, chunk._exc
+        results, exc, items = chunk._results, chunk._exc, chunk._items
         chunk._results = chunk._exc = None
         chunk._items = []
         if self._state is not PENDING:
@@ -247,14 +326,36 @@ class MapTask(Task[list[Any]]):
                 self._fail(exc)
             return
         assert results is not None
-        start = chunk._start
-        self._results[start : start + len(results)] = results
-        self._collected += len(results)
-        self._adapt(chunk._elapsed, len(results))
+        start, done = chunk._start, len(results)
+        self._results[start : start + done] = results
+        self._collected += done
+        self._adapt(chunk._elapsed, done)
+        if done < chunk._count:
+            self._resubmit(start + done, items[done:])
         if self._progress_listeners:
             total = self._pulled if self._exhausted else None
             self._set_progress((self._collected, total))
         self._refill()
+
+    def _chunk_split_s(self) -> float:
+        """How long a new chunk may run before it splits: only on a Pool.
+
+        Why not on a testing pool: there a chunk is one task the test sees,
+        and it must end when the test completes it.
+        """
+        return CHUNK_SPLIT_S if isinstance(self._pool, _pool.Pool) else math.inf
+
+    def _resubmit(self, start: int, items: list[Any]) -> None:
+        """Queue again the items a split chunk handed back, spread over the threads."""
+        fn = self._fn
+        assert fn is not None
+        piece = max(self._chunk_size, -(-len(items) // (2 * self._pool.max_threads)))
+        for offset in range(0, len(items), piece):
+            part = items[offset : offset + piece]
+            chunk = _Chunk(self, fn, start + offset, part, self._chunk_split_s())
+            self._in_flight[chunk] = None
+            self._in_flight_items += len(part)
+            self._pool._submit(chunk, self)
 
     def _adapt(self, elapsed: float, count: int) -> None:
         """Size the next chunks to about CHUNK_TARGET_S of worker time."""

@@ -5,7 +5,10 @@ of one shared `QRunnable` in its `QThreadPool`. Each start is a worker loop:
 it claims the next item, runs it, and hands the finished item to the bridge.
 So the QThreadPool's queue stays short (other code sharing the global pool is
 not stuck behind ten thousand of ours), one round trip through Qt serves many
-items, and queued work can be cancelled cheaply.
+items, and queued work can be cancelled cheaply. A worker loop that has run
+for `SLICE_S` with work still queued starts itself again behind whatever else
+waits in the QThreadPool and gives its thread back, so other code's
+runnables take turns with ours instead of waiting for our whole queue.
 
 A worker loop that runs dry parks for at most `LINGER_S` before it gives
 its thread back to Qt, and a submit that finds a parked worker hands the item
@@ -70,6 +73,10 @@ DROPPED: Final = "dropped"  # cancelled while queued: never runs
 # its thread to the QThreadPool. Long enough to bridge one GUI-thread turn
 # between two awaited run() calls, short enough that Qt never misses the thread.
 LINGER_S = 0.001
+
+# How long a worker loop runs items before it lets the QThreadPool's other
+# runnables have its thread: it queues its own next start behind them.
+SLICE_S = 0.01
 
 _LOCAL = threading.local()
 # _submit()'s default lane: the coroutine being stepped (or None).
@@ -362,6 +369,7 @@ class Pool:
             item, release = self._claim_locked()
             if item is None:
                 self._starts -= 1
+        slice_end = time.perf_counter() + SLICE_S
         while True:
             if release:
                 # The first skip since the last release asks for one; later ones ride along.
@@ -375,15 +383,25 @@ class Pool:
             # so that after the hand-over below a worker with nothing left to
             # do waits without the GIL instead of competing with the GUI
             # thread for it while that thread handles the result.
+            slice_spent = time.perf_counter() > slice_end
             with lock:
                 item._phase = RAN
                 del executing[item]
-                item, release = self._claim_locked()
-                if item is None:
-                    waiter = threading.Lock()
-                    waiter.acquire()
-                    parked.append(waiter)
-                    self._lingering += 1
+                if slice_spent and self._lanes:
+                    # Queue this loop's next start behind the QThreadPool's
+                    # other runnables and give the thread back: item None and
+                    # no waiter, so the loop returns below. The start stays
+                    # counted in _starts; it is made under the lock so that
+                    # _drop_queued() can take it back.
+                    self._qpool.start(self._runner)
+                    item, release = None, False
+                else:
+                    item, release = self._claim_locked()
+                    if item is None:
+                        waiter = threading.Lock()
+                        waiter.acquire()
+                        parked.append(waiter)
+                        self._lingering += 1
                 if self._idle_waiters and not executing:
                     self._idle.notify_all()
             # The box holds this thread's only reference; transfer() moves it.
@@ -421,8 +439,12 @@ class Pool:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
 
         GUI thread; idempotent; the pool stays usable. Returns the tasks whose
-        functions still run when the wait ends.
+        functions still run when the wait ends. Raises ValueError for a
+        negative timeout.
         """
+        if timeout is not None and timeout < 0:
+            msg = f"Pool.shutdown(timeout={timeout!r}): the timeout must be None or >= 0 seconds"
+            raise ValueError(msg)
         for task in list(_scheduler.STATE.live):
             # ThreadTasks and maps of this pool.
             if getattr(task, "_pool", None) is self:

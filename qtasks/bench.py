@@ -492,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown row(s) {', '.join(unknown)}: choose from {', '.join(DEFAULT_ROWS)}")
     if args.n < 1 or args.rounds < 1:
         parser.error("--n and --rounds must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads {args.threads}: give a thread count >= 1, or leave it out for one per core")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.threads is not None:
@@ -506,12 +508,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skipped {name}: pip install {name} (or qtasks[bench])")
             continue
         rows.append(name)
+    # Every ratio is to a floor measured in the same run: add the floors the chosen rows need.
+    for name in list(rows):
+        floor = "floor-seq" if name in SEQUENTIAL_ROWS else "floor"
+        if floor not in rows:
+            rows.append(floor)
     print(
         f"qtasks {qtasks.__version__}, Python {platform.python_version()}, PyQt {PYQT_VERSION_STR} "
         f"(Qt {QT_VERSION_STR}), {os.cpu_count()} cores, {threads} pool threads, "
         f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
     )
-    print(format_table(bench(rows, args.n, args.rounds)))
+    if rows:
+        print(format_table(bench(rows, args.n, args.rounds)))
     if "fairness" in wanted:
         count, lengths = measure_fairness()
         print(

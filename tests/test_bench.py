@@ -22,3 +22,19 @@ def test_bench_refuses_an_unknown_row() -> None:
     """An unknown row name is refused with the list of known ones."""
     with pytest.raises(SystemExit):
         bench.main(["--rows", "nosuchrow"])
+
+
+def test_bench_measures_the_floor_its_ratios_need(capsys: pytest.CaptureFixture[str], qapp: Any) -> None:
+    """Rows chosen without their floor get it measured too, so every ratio is a number."""
+    assert 0 == bench.main(["--n", "20", "--rounds", "1", "--rows", "gather,sequential"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "gather", "sequential", "floor", "floor-seq"] == rows
+    assert "nan" not in out
+
+
+def test_bench_refuses_a_thread_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """--threads 0 is refused with a message saying what to give instead."""
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0"])
+    assert "give a thread count >= 1" in capsys.readouterr().err

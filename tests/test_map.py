@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PyQt5.QtCore import QRunnable, QThreadPool
+from support import Gate
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _map, _pool, _scheduler
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
+from qtasks.testing import manual_pool
 
 
 def double(x: int) -> int:
@@ -329,3 +332,217 @@ def test_a_single_run_is_not_starved_by_a_big_gather(qtasks_run: Any) -> None:
     assert "single" == qtasks_run(single, timeout=30)
     big.cancel()
     assert gates.log.index("single") <= 2
+
+
+def test_map_on_a_manual_pool_runs_when_the_test_completes_its_tasks(qtasks_manual_pool: Any) -> None:
+    """Under qtasks_manual_pool, qtasks.map's work waits in pending and run_all() finishes the map."""
+    task = qtasks.map(double, range(10))
+    assert qtasks_manual_pool.pending
+    assert not task.done()
+    qtasks_manual_pool.run_all()
+    assert [2 * i for i in range(10)] == task.result()
+
+
+def test_cancelling_a_manual_pool_task_of_a_map_cancels_the_map(qtasks_manual_pool: Any) -> None:
+    """A map whose pending work a test cancels ends cancelled instead of waiting forever."""
+    task = qtasks.map(double, range(10))
+    qtasks_manual_pool.pending[0].cancel()
+    _scheduler.bridge().run_pending()
+    assert task.cancelled()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_failing_a_manual_pool_task_of_a_map_fails_the_map(qtasks_manual_pool: Any) -> None:
+    """ManualPool.fail() on a map's work fails the map with that exception."""
+    task = qtasks.map(double, range(10))
+    qtasks_manual_pool.fail(qtasks_manual_pool.pending[0], OSError("disk gone"))
+    with pytest.raises(OSError, match="disk gone"):
+        task.result()
+    assert [] == qtasks_manual_pool.pending
+
+
+def test_a_map_task_completed_with_a_given_result_gives_that_item_its_result(qtasks_manual_pool: Any) -> None:
+    """complete(task, result=...) on a map's task stands for that item's result; the others still run."""
+    task = qtasks.map(double, range(3))
+    qtasks_manual_pool.complete(qtasks_manual_pool.pending[0], result="given")
+    qtasks_manual_pool.run_all()
+    assert ["given", 2, 4] == task.result()
+
+
+def test_leaving_a_manual_pool_cancels_a_map_still_pending() -> None:
+    """A map left pending when manual_pool() ends is cancelled with its work, not left hanging."""
+    with manual_pool():
+        task = qtasks.map(double, range(10))
+    assert task.cancelled()
+
+
+def test_a_big_window_fills_over_several_event_loop_turns(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a refill has spent its budget, map() returns and the rest is pulled in later turns, in order."""
+    monkeypatch.setattr(_map, "REFILL_BUDGET_S", 0.0)  # spent once the first chunks are submitted
+    task = qtasks.map(double, range(3000), window=1000)
+    assert _map.REFILL_MIN_CHUNKS == task._pulled
+    assert [2 * i for i in range(3000)] == qtasks_run(task, timeout=30)
+
+
+def test_a_window_of_one_item_chunks_groups_tiny_items_again(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a window given, tiny items still end up grouped, not one per chunk for the rest of the map."""
+    # A chunk that a busy machine slows past its time hands items back; that is not what this counts.
+    monkeypatch.setattr(_map, "CHUNK_SPLIT_S", float("inf"))
+    pool = qtasks.Pool(max_threads=2)
+    sizes: list[int] = []
+    submit = pool._submit
+
+    def counting_submit(item: Any, key: object = None) -> None:
+        sizes.append(item._count)
+        submit(item, key)
+
+    monkeypatch.setattr(pool, "_submit", counting_submit)
+    task = pool.map(double, range(40_000), window=400)
+    assert [2 * i for i in range(40_000)] == qtasks_run(task, timeout=60)
+    assert 40_000 == sum(sizes)
+    assert len(sizes) < 40_000 // 4
+    assert [] == pool.shutdown(timeout=10)
+
+
+class ForeignRunnable(QRunnable):
+    """Another library's work on the same QThreadPool: it logs that it ran."""
+
+    def __init__(self, log: list[object]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.log = log
+        self.ran = threading.Event()
+
+    def run(self) -> None:
+        self.log.append("foreign")
+        self.ran.set()
+
+
+def test_other_code_runnables_take_turns_with_a_big_fan_out(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A QRunnable other code starts on the same QThreadPool runs during a big fan-out, not after it."""
+    monkeypatch.setattr(_pool, "SLICE_S", 0.0)  # every item ends its worker loop's slice
+    qpool = QThreadPool()
+    qpool.setMaxThreadCount(1)
+    pool = qtasks.Pool(pool=qpool)
+    gates = Gates()
+    tasks = [pool.run(gates, i) for i in range(1000)]
+    assert gates.entered.acquire(timeout=10)
+    foreign = ForeignRunnable(gates.log)
+    qpool.start(foreign)
+    gates.open_all()
+    assert list(range(1000)) == qtasks_run(qtasks.gather(*tasks), timeout=30)
+    assert foreign.ran.wait(10)
+    assert [0, "foreign", 1] == gates.log[:3]
+    assert [] == pool.shutdown(timeout=10)
+    qpool.waitForDone()
+
+
+def test_an_iterable_that_spins_the_event_loop_is_not_pulled_reentrantly(qtasks_run: Any, qtbot: Any) -> None:
+    """A generator that processes events while a result arrives still feeds the whole map, in order."""
+    holder: list[MapTask] = []
+    second = threading.Event()
+
+    def gated_double(x: int) -> int:
+        if x == 1:
+            second.wait(10)
+        return 2 * x
+
+    def source() -> Iterator[int]:
+        yield 0
+        yield 1
+        # Pulled after the first result: let the second finish and arrive while this generator runs.
+        second.set()
+        qtbot.waitUntil(lambda: 2 == holder[0]._collected, timeout=10_000)
+        yield from range(2, 50)
+
+    pool = qtasks.Pool(max_threads=1)
+    task = pool.map(gated_double, source(), window=2)
+    holder.append(task)
+    assert [2 * i for i in range(50)] == qtasks_run(task, timeout=30)
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_an_endless_generator_under_a_timeout_is_cancelled_after_pulling_a_window(qtasks_run: Any) -> None:
+    """A timeout over a map of an endless generator raises TimeoutError and cancels it after one window."""
+    gates = Gates()
+    task = qtasks.map(gates, itertools.count(), window=4)
+    with pytest.raises(qtasks.TimeoutError):
+        qtasks_run(qtasks.timeout(0.05, task))
+    assert task.cancelled()
+    assert 4 == task._pulled
+    gates.open_all()
+
+
+def test_a_chunk_out_of_time_hands_back_its_other_items_which_still_run_once_in_order(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items a chunk has not run when its time is up are queued again; each runs once, results in order."""
+    monkeypatch.setattr(_map, "CHUNK_SPLIT_S", 0.0)  # every chunk's time is up after its first item
+    handed_back: list[int] = []
+    resubmit = MapTask._resubmit
+
+    def counting_resubmit(self: MapTask, start: int, items: list[Any]) -> None:
+        handed_back.append(len(items))
+        resubmit(self, start, items)
+
+    monkeypatch.setattr(MapTask, "_resubmit", counting_resubmit)
+    lock = threading.Lock()
+    ran: list[int] = []
+
+    def record(x: int) -> int:
+        with lock:
+            ran.append(x)
+        return 2 * x
+
+    pool = qtasks.Pool(max_threads=2)
+    task = pool.map(record, range(5000))
+    assert [2 * i for i in range(5000)] == qtasks_run(task, timeout=60)
+    assert list(range(5000)) == sorted(ran)
+    assert handed_back
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_pool_shutdown_names_a_map_still_running_once(qtasks_run: Any) -> None:
+    """Pool.shutdown(timeout) returns a map whose items still run, once however many of its chunks run."""
+    pool = qtasks.Pool(max_threads=2)
+    gates = Gates()
+    task = pool.map(gates, range(100), window=4)
+    assert gates.entered.acquire(timeout=10)
+    assert gates.entered.acquire(timeout=10)  # both threads run a chunk of this map
+    assert [task] == pool.shutdown(timeout=0.05)
+    assert task.cancelled()
+    gates.open_all()
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_pool_shutdown_refuses_a_negative_timeout_before_cancelling_anything(qtasks_run: Any) -> None:
+    """Pool.shutdown(-1) raises ValueError naming the timeout, and the pool's work goes on."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    task = pool.run(gate, "done")
+    with pytest.raises(ValueError, match=r"Pool.shutdown\(timeout=-1\): the timeout must be None or >= 0"):
+        pool.shutdown(timeout=-1)
+    assert not task.done()
+    gate.opened.set()
+    assert "done" == qtasks_run(task)
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_run_called_on_a_worker_thread_gives_a_handle_a_coroutine_can_await(qtasks_run: Any) -> None:
+    """A function on a pool thread may call qtasks.run(); a coroutine awaiting that handle gets its result."""
+
+    def submit_from_the_worker() -> qtasks.Task[int]:
+        return qtasks.run(double, 21)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        inner = yield qtasks.run(submit_from_the_worker)
+        return (yield inner)
+
+    assert 42 == qtasks_run(body())
