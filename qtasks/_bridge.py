@@ -115,6 +115,12 @@ class Bridge(QObject):
         count = 0
         while queue:
             fn = queue.popleft()
+            if queue and not self._wake_pending:
+                # Why: fn may spin a nested event loop (a modal dialog's
+                # exec_(), processEvents()); what waits behind it must still
+                # run there, so a wake-up is queued before fn runs.
+                self._wake_pending = True
+                self._wake.emit()
             try:
                 fn()
             except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt

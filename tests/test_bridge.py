@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt
+from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 
 import qtasks
 from qtasks import _scheduler
@@ -14,8 +14,8 @@ def double(x: int) -> int:
     return 2 * x
 
 
-def test_done_callbacks_of_a_delivery_ride_on_the_same_drain(qtasks_run: Any) -> None:
-    """A finished task's done callbacks run in the drain that delivered it, without a second wake-up."""
+def test_a_done_callback_of_a_delivery_rides_on_the_same_drain(qtbot: Any) -> None:
+    """A finished task's done callback runs in the drain that delivered it, without a second wake-up."""
     bridge = _scheduler.bridge()
     QCoreApplication.processEvents()  # no wake-up left over from earlier
     bridge.run_pending()
@@ -24,7 +24,7 @@ def test_done_callbacks_of_a_delivery_ride_on_the_same_drain(qtasks_run: Any) ->
     calls: list[int] = []
     task = qtasks.run(double, 21)
     task.add_done_callback(lambda t: calls.append(t.result()))
-    qtasks_run(task)
+    qtbot.waitUntil(lambda: bool(calls))
     bridge.run_pending()
     assert [42] == calls
     # One for the completion, or none if a wake-up from earlier was still queued.
@@ -47,3 +47,27 @@ def test_a_nested_event_loop_in_a_callback_still_gets_posts_run(qtasks_run: Any)
     qtasks_run(task)
     qtasks_run(qtasks.run(double, 2))
     assert ["posted", "nested loop ended"] == log
+
+
+def test_work_queued_behind_a_nested_event_loop_runs_inside_it(qapp: Any) -> None:
+    """A call that spins a nested event loop (a modal dialog) does not hold back what was queued after it."""
+    bridge = _scheduler.bridge()
+    log: list[str] = []
+    loop = QEventLoop()
+
+    def modal() -> None:
+        QTimer.singleShot(5000, loop.quit)  # only if the queued call never runs
+        loop.exec_()
+        log.append("nested loop ended")
+
+    def queued_behind() -> None:
+        log.append("queued call ran")
+        loop.quit()
+
+    # Both wait in the queue before one drain runs them: the first one's
+    # nested loop must still drain the second.
+    bridge.post(modal)
+    bridge.post(queued_behind)
+    QCoreApplication.processEvents()
+    bridge.run_pending()
+    assert ["queued call ran", "nested loop ended"] == log
