@@ -143,8 +143,10 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
         self._failed = False
         for child in self._children:
             if child._state is not PENDING:
-                # In the done set it returns: the caller's now, before a queued report runs.
-                child._consume()
+                # In the done set it returns: its failure is the caller's to
+                # read, so not reported by a queued step; if nobody reads it,
+                # it is reported when the handle is collected or at shutdown().
+                child._leave_to_handle()
                 self._count(child)
             child._add_watcher(self._child_done)
         self._check()
@@ -159,7 +161,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             # Why: the child was still pending when the wait returned; its
             # outcome is its own handle's, reported if nobody consumes it.
             return
-        child._consume()
+        child._leave_to_handle()
         self._count(child)
         self._check()
 
@@ -178,7 +180,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             finished = {child for child in self._children if child._state is not PENDING}
             pending = {child for child in self._children if child._state is PENDING}
             for child in finished:
-                child._consume()  # in the done set it returns: the caller's now
+                child._leave_to_handle()  # in the done set it returns: the caller's to read
             self._finish(FINISHED, (finished, pending))
 
     def _released(self) -> None:
@@ -193,7 +195,8 @@ def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> W
     """Return a task whose result is `(done, pending)` once `return_when` holds.
 
     GUI thread. Like `asyncio.wait`: nothing is cancelled, and the results
-    stay in the tasks.
+    stay in the tasks; a failure nobody reads from its task is reported when
+    the task is garbage collected or at shutdown().
     """
     if isinstance(awaitables, (Task, str, bytes)) or not hasattr(awaitables, "__iter__"):
         msg = f"qtasks.wait() needs an iterable of tasks, got {awaitables!r}: wrap one task in a list"

@@ -32,7 +32,7 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
+    __slots__ = ("_coro", "_left_to_handle", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         if not _scheduler.on_gui_thread():
@@ -54,6 +54,9 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
+        # True once wait() returned this handle: an unconsumed failure then
+        # waits for garbage collection or shutdown() like any other handle's.
+        self._left_to_handle = False
         if start:
             self._step(None, None)
 
@@ -198,7 +201,14 @@ class CoroutineTask(Task[T]):
     def _on_unconsumed_failure(self) -> None:
         # A coroutine's failure is reported on the step after it failed,
         # unless something consumed it by then.
-        _scheduler.call_soon(self._report_unconsumed)
+        _scheduler.call_soon(self._report_on_step)
+
+    def _report_on_step(self) -> None:
+        if not self._left_to_handle:
+            self._report_unconsumed()
+
+    def _leave_to_handle(self) -> None:
+        self._left_to_handle = True
 
     def _describe(self) -> str:
         return f"{self._name}()"

@@ -212,6 +212,15 @@ class Task(Generic[T]):
         self._consumed = True
         self._unconsumed_discard()
 
+    def _leave_to_handle(self) -> None:
+        """Leave a failure to whoever holds the handle. GUI thread; idempotent.
+
+        For wait(), which returns handles, not outcomes: a failure nobody
+        consumes is reported when the handle is garbage collected or at
+        shutdown(), not on a coroutine's next step. The default reports no
+        sooner than that anyway.
+        """
+
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""
         self._consumed = True

@@ -536,6 +536,7 @@ def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
     gate.opened.set()
     done, pending = qtasks_run(qtasks.wait([slow, bad]))
     assert ({slow, bad}, set()) == (done, pending)
+    assert "bad value 1" == str(bad.exception())  # the caller's to read
 
 
 def test_wait_given_the_same_task_twice_finishes(qtasks_run: Any) -> None:

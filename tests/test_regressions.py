@@ -409,3 +409,62 @@ def test_each_queued_slot_call_adds_a_constant_number_of_watchers(qtasks_run: An
     gate.opened.set()
     assert list(range(200)) == qtasks_run(qtasks.gather(*calls), timeout=30)
     assert max(watchers) <= 4, watchers[:5]
+
+
+@qtasks.coroutine
+def fails_after_a_step() -> Any:
+    """Raise KeyError on the step after the first suspension."""
+    yield qtasks.sleep(0)
+    raise KeyError("nobody looked")
+
+
+@pytest.mark.parametrize("kind", ["function", "coroutine"])
+def test_a_failed_task_wait_returned_is_reported_if_nobody_looks_at_it(
+    qtasks_run: Any, hook_calls: list[BaseException], kind: str
+) -> None:
+    """wait() returns handles, not outcomes: a failure in its done set that nobody reads reaches the hook."""
+
+    @qtasks.coroutine
+    def count_done() -> Any:
+        child = qtasks.run(int, "x") if kind == "function" else fails_after_a_step()
+        done, _pending = yield qtasks.wait([child])
+        return len(done)
+
+    assert 1 == qtasks_run(count_done())
+    settle(qtasks_run)
+    assert [ValueError if kind == "function" else KeyError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_failed_task_wait_returned_is_the_callers_to_read(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A coroutine failure that wait() returned is not reported if the caller reads it, even steps later."""
+
+    @qtasks.coroutine
+    def read_later() -> Any:
+        done, _pending = yield qtasks.wait([fails_after_a_step()])
+        yield qtasks.sleep(0)
+        yield qtasks.sleep(0)
+        return [str(task.exception()) for task in done]
+
+    assert ["'nobody looked'"] == qtasks_run(read_later())
+    settle(qtasks_run)
+    assert [] == hook_calls
+
+
+def test_a_failure_a_cancelled_wait_had_seen_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child that failed before its wait() was cancelled is not swallowed with the wait."""
+    gate = Gate()
+    failing = qtasks.run(int, "x")
+    slow = qtasks.run(gate)
+    waited = qtasks.wait([failing, slow])
+    qtbot.waitUntil(failing.done)
+    qtasks_run(qtasks.sleep(0))
+    assert waited.cancel()
+    gate.opened.set()
+    assert qtasks_run(slow) is None
+    del failing, waited
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
