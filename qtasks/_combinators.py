@@ -202,7 +202,7 @@ def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> W
         msg = f"qtasks.wait() needs an iterable of tasks, got {awaitables!r}: wrap one task in a list"
         raise TypeError(msg)
     constants = {name: name for name in (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION)}
-    if return_when not in constants:
+    if not isinstance(return_when, str) or return_when not in constants:
         msg = (
             f"qtasks.wait(return_when={return_when!r}): use qtasks.ALL_COMPLETED, "
             "qtasks.FIRST_COMPLETED or qtasks.FIRST_EXCEPTION"

@@ -552,6 +552,12 @@ def test_wait_rejects_an_unknown_condition() -> None:
         qtasks.wait([], return_when="FIRST")
 
 
+def test_wait_rejects_a_condition_that_is_not_a_constant() -> None:
+    """A return_when of the wrong type names the constants instead of failing on hashing."""
+    with pytest.raises(ValueError, match=r"return_when=\['FIRST_COMPLETED'\]\): use qtasks\.ALL_COMPLETED"):
+        qtasks.wait([], return_when=["FIRST_COMPLETED"])  # type: ignore[arg-type]
+
+
 def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
     """A handle's repr says what it runs and where it is."""
     task = qtasks.run(double, 4)
