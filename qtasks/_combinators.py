@@ -47,8 +47,10 @@ class GatherTask(Task[list[Any]]):
         # One callback per position (a task given twice fills both places).
         for index, child in enumerate(children):
             if child._state is not PENDING:
-                # Its outcome is ours now, before a queued report of its failure runs.
-                child._consume()
+                # Not reported by a step queued before our slot runs. Why not
+                # consumed now: if the gather ends first, the slot leaves the
+                # failure to its handle, which reports it if nobody reads it.
+                child._leave_to_handle()
             child._add_watcher(_GatherSlot(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:

@@ -468,3 +468,44 @@ def test_a_failure_a_cancelled_wait_had_seen_is_reported(
     del failing, waited
     settle(qtasks_run)
     assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_failed_task_given_to_a_gather_cancelled_at_once_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather cancelled before it read an already failed child leaves that failure to be reported."""
+    failed = qtasks.run(int, "x")
+    qtbot.waitUntil(failed.done)
+    assert qtasks.gather(failed).cancel()
+    del failed
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_the_second_of_two_already_failed_children_of_a_gather_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """gather() raises the first failure; a later child's failure that nobody reads reaches the hook."""
+    failed = [qtasks.run(int, "first"), qtasks.run(int, "second")]
+    qtbot.waitUntil(lambda: all(task.done() for task in failed))
+    with pytest.raises(ValueError, match="'first'"):
+        qtasks_run(qtasks.gather(*failed))
+    failed.clear()
+    settle(qtasks_run)
+    assert ["invalid literal for int() with base 10: 'second'"] == [str(exc) for exc in hook_calls]
+
+
+def test_a_coroutine_failed_at_its_start_and_gathered_at_once_is_not_reported(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather made in the same step as its child failed reads that failure; nothing reaches the hook."""
+
+    @qtasks.coroutine
+    def fails_at_once() -> Any:
+        raise KeyError("read by the gather")
+        yield
+
+    with pytest.raises(KeyError, match="read by the gather"):
+        qtasks_run(qtasks.gather(fails_at_once()))
+    settle(qtasks_run)
+    assert [] == hook_calls
