@@ -59,14 +59,18 @@ class GatherTask(Task[list[Any]]):
             # raising from its clean-up when cancelled) has nobody to take
             # its outcome; left unconsumed, it is reported like any other.
             return
-        child._consume()
         state = child._state
         if state is FINISHED:
             self._results[index] = child._value
         elif self._return_exceptions:
+            # Taken when the gather finishes. Why not now: if the gather is
+            # cancelled first, nobody sees the list, and a failure nobody
+            # reads is reported through its own handle.
+            child._leave_to_handle()
             self._results[index] = child._exc if state is FAILED else CancelledError()
         else:
             # The first failure ends the gather and cancels the others.
+            child._consume()
             children = self._children
             if state is FAILED:
                 self._finish(FAILED, exc=child._exc)
@@ -78,6 +82,8 @@ class GatherTask(Task[list[Any]]):
         if self._progress_listeners:
             self._set_progress((self._total - self._remaining, self._total))
         if self._remaining == 0:
+            for each in self._children or ():
+                each._consume()  # the list holds the failures now: the caller's
             self._finish(FINISHED, self._results)
 
     def cancel(self) -> bool:

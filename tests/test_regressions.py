@@ -509,3 +509,37 @@ def test_a_coroutine_failed_at_its_start_and_gathered_at_once_is_not_reported(
         qtasks_run(qtasks.gather(fails_at_once()))
     settle(qtasks_run)
     assert [] == hook_calls
+
+
+def test_a_failure_a_cancelled_gather_with_return_exceptions_had_collected_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather(return_exceptions=True) cancelled before it finished does not swallow the failures it held."""
+    gate = Gate()
+    failing = qtasks.run(int, "x")
+    slow = qtasks.run(gate)
+    gathered = qtasks.gather(failing, slow, return_exceptions=True)
+    qtbot.waitUntil(failing.done)
+    qtasks_run(qtasks.sleep(0))
+    assert gathered.cancel()
+    gate.opened.set()
+    del failing, gathered
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_gather_with_return_exceptions_that_finished_owns_its_failures(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """The failures a finished gather(return_exceptions=True) lists are the caller's: none is reported."""
+
+    @qtasks.coroutine
+    def fails_later() -> Any:
+        yield qtasks.sleep(0)
+        raise KeyError("listed")
+
+    results = qtasks_run(qtasks.gather(qtasks.run(int, "x"), fails_later(), return_exceptions=True))
+    assert [ValueError, KeyError] == [type(result) for result in results]
+    del results
+    settle(qtasks_run)
+    assert [] == hook_calls
