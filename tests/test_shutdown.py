@@ -16,13 +16,14 @@ import qtasks
 
 def test_quit_during_a_fan_out_of_500_exits_within_2_seconds() -> None:
     """app.quit() with 500 cooperative functions queued or running ends the process quickly and cleanly."""
-    started = time.monotonic()
     proc = run_script("quit_during_fan_out")
-    wall = time.monotonic() - started
+    ended = time.time()
     assert 0 == proc.returncode, proc.stderr
-    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", proc.stdout.strip()), proc.stdout
+    quit_line, took_line = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", took_line), proc.stdout
     assert [] == [line for line in proc.stderr.splitlines() if not line.startswith("QStandardPaths:")]
-    assert wall < 20  # interpreter start-up included; the 2 s bound is asserted inside
+    # From app.quit() to the end of the process, interpreter and Qt teardown included.
+    assert ended - float(quit_line.removeprefix("quit at ")) < 2.0, proc.stdout
 
 
 def test_shutdown_returns_after_the_timeout_naming_a_blocked_function(qapp: Any) -> None:

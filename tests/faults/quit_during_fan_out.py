@@ -2,14 +2,20 @@
 
 aboutToQuit runs qtasks.shutdown(): queued work is dropped, running work sees
 its cancel flag, and the process must be gone well within 2 s of app.quit().
+It prints the wall-clock time of the quit, so that the test can measure up to
+the end of the process, interpreter and Qt teardown included. The global pool
+runs QTASKS_TEST_THREADS threads, like the rest of the suite.
 """
 
+import os
 import time
 
 import common
-from PyQt5.QtCore import QTimer
+from PyQt5.QtCore import QThreadPool, QTimer
 
 import qtasks
+
+QThreadPool.globalInstance().setMaxThreadCount(int(os.environ.get("QTASKS_TEST_THREADS", "2")))
 
 
 def cooperative(i: int) -> int:
@@ -23,6 +29,7 @@ quit_at = []
 
 
 def quit_now() -> None:
+    print(f"quit at {time.time():.6f}", flush=True)
     quit_at.append(time.monotonic())
     common.app.quit()
 
