@@ -318,7 +318,9 @@ class Task(Generic[T]):
             _scheduler.call_soon(self._deliver_progress)
 
     def __del__(self) -> None:
-        if self._state is FAILED and not self._consumed:
+        # Why getattr: a subclass's __init__ may raise before Task.__init__
+        # ran (a coroutine started off the GUI thread), leaving no state.
+        if getattr(self, "_state", None) is FAILED and not self._consumed:
             self._report_unconsumed()
 
     # -- describing -------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import traceback
@@ -134,6 +135,34 @@ def test_coroutine_resumes_on_the_gui_thread(qtasks_run: Any) -> None:
 
     qtasks_run(body())
     assert {threading.get_ident()} == set(threads)
+
+
+def test_a_coroutine_started_off_the_gui_thread_raises_and_nothing_else(qapp: Any) -> None:
+    """A coroutine started on a worker thread raises RuntimeError there; its dropped handle prints nothing."""
+    errors: list[str] = []
+    unraisable: list[object] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.sleep(0)
+
+    def start_here() -> None:
+        try:
+            body()
+        except RuntimeError as exc:
+            errors.append(str(exc))  # not the exception: its traceback holds the handle
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        thread = threading.Thread(target=start_here)
+        thread.start()
+        thread.join()
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert [True] == ["started off the GUI thread" in message for message in errors]
+    assert [] == unraisable
 
 
 def test_yielding_a_non_awaitable_raises_type_error_inside(qtasks_run: Any) -> None:
