@@ -225,6 +225,8 @@ def _not_awaitable_message(value: object) -> str:
         hint = "adopt it with qtasks.wrap(future) and yield that"
     elif isinstance(value, (list, tuple, set)):
         hint = "yield qtasks.gather(*tasks) to wait for several"
+    elif inspect.isgenerator(value):
+        hint = "use `yield from` to run a plain sub-generator"
     elif callable(value):
         hint = "yield qtasks.run(fn, ...) to run a function on a worker thread"
     return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
@@ -252,10 +254,10 @@ def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]
     TypeError at decoration time for anything else.
     """
     if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
-        msg = (
-            f"qtasks.coroutine needs a generator function or an async def, got {fn!r}: "
-            "add a yield or make it async def"
-        )
+        fix = "add a yield or make it async def"
+        if inspect.isasyncgenfunction(fn):
+            fix = "an async def that yields is an async generator: await tasks instead of yielding them"
+        msg = f"qtasks.coroutine needs a generator function or an async def, got {fn!r}: {fix}"
         raise TypeError(msg)
     name = callable_name(fn)
 

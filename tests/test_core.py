@@ -207,6 +207,33 @@ def test_decorating_a_plain_function_raises_at_decoration() -> None:
         qtasks.coroutine(plain)
 
 
+def test_decorating_an_async_generator_says_to_await_instead_of_yield() -> None:
+    """@coroutine on an async def that yields names it and says to await instead."""
+
+    async def yields() -> Any:
+        yield qtasks.sleep(0)
+
+    with pytest.raises(TypeError, match=r"got <function .*yields.*async generator: await tasks instead"):
+        qtasks.coroutine(yields)
+
+
+def test_yielding_a_plain_generator_suggests_yield_from(qtasks_run: Any) -> None:
+    """A sub-generator yielded instead of delegated to points the user to `yield from`."""
+
+    def helper() -> Any:
+        yield qtasks.sleep(0)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield helper()
+        except TypeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert qtasks_run(body()).endswith("not awaitable: use `yield from` to run a plain sub-generator")
+
+
 def test_arguments_the_coroutine_does_not_take_fail_its_handle(qtasks_run: Any) -> None:
     """A call with arguments the function does not accept returns a failed handle instead of raising."""
 
