@@ -21,10 +21,10 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
     given = list(awaitables)
     for position, awaitable in enumerate(given):
         if not isinstance(awaitable, Task) and not inspect.iscoroutine(awaitable):
-            msg = (
-                f"{caller} argument {position} is {awaitable!r}, which is not awaitable: "
-                "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
-            )
+            fix = "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
+            if caller == "qtasks.gather()" and isinstance(awaitable, (list, tuple, set)):
+                fix = "unpack the collection: qtasks.gather(*tasks)"
+            msg = f"{caller} argument {position} is {awaitable!r}, which is not awaitable: {fix}"
             raise TypeError(msg)
     tasks = [as_task(awaitable) for awaitable in given]
     return [task for task in tasks if task is not None]

@@ -317,6 +317,14 @@ def test_gather_rejects_non_awaitables() -> None:
         qtasks.gather(qtasks.gather(), "x")
 
 
+def test_gather_given_a_list_says_to_unpack_it(qtasks_run: Any) -> None:
+    """gather([t1, t2]) by mistake names the list and shows gather(*tasks)."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=r"argument 0 is \[<ThreadTask double\(\).*unpack.*gather\(\*tasks\)"):
+        qtasks.gather([task])
+    assert 2 == qtasks_run(task)
+
+
 def test_cancel_queued_tasks_never_run(qtasks_run: Any) -> None:
     """1 000 tasks cancelled while queued behind a busy pool never run."""
     gates = [Gate() for _ in range(8)]
