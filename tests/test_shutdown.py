@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -80,3 +81,28 @@ def test_work_a_thread_queues_while_a_pool_shuts_down_ends_cancelled(
     assert [] == pool.shutdown(timeout=10)
     assert busy.cancelled()
     assert late[0].cancelled()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "message"),
+    [
+        (-1, ValueError, r"timeout=-1\): the timeout must be None or >= 0 seconds"),
+        (math.nan, ValueError, r"timeout=nan\): the timeout must be None or >= 0 seconds"),
+        ("5", TypeError, r"timeout='5'\): the timeout must be a number of seconds, or None"),
+    ],
+)
+@pytest.mark.parametrize("which", ["qtasks", "pool"])
+def test_shutdown_rejects_a_bad_timeout_before_cancelling_anything(
+    qtasks_run: Any, which: str, timeout: object, error: type[Exception], message: str
+) -> None:
+    """shutdown() with a timeout that is not a number of seconds >= 0 names it and leaves the work alone."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    task = pool.run(gate)
+    shutdown = qtasks.shutdown if which == "qtasks" else pool.shutdown
+    with pytest.raises(error, match=message):
+        shutdown(timeout=timeout)  # type: ignore[arg-type]
+    assert not task.done()
+    gate.opened.set()
+    assert qtasks_run(task) is None
+    assert [] == pool.shutdown(timeout=10)
