@@ -35,7 +35,12 @@ class CoroutineTask(Task[T]):
     __slots__ = ("_coro", "_left_to_handle", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
-        if not _scheduler.on_gui_thread():
+        try:
+            on_gui_thread = _scheduler.on_gui_thread()
+        except RuntimeError:
+            coro.close()  # no application yet; closed, it warns of nothing besides
+            raise
+        if not on_gui_thread:
             coro.close()
             msg = (
                 f"qtasks coroutine {name} was started off the GUI thread; "

@@ -702,6 +702,21 @@ def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
     assert "create one before starting" in out.stdout
 
 
+def test_a_coroutine_started_without_an_application_raises_only_that() -> None:
+    """Without a QApplication a coroutine call says to create one, with no "never awaited" warning."""
+    import subprocess
+
+    code = (
+        "import warnings\nwarnings.simplefilter('error')\nimport qtasks\n"
+        "@qtasks.coroutine\nasync def f():\n    await qtasks.sleep(0)\n"
+        "try:\n    f()\nexcept RuntimeError as e:\n    print(e)\n"
+        "import gc\ngc.collect()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "create one before starting" in out.stdout
+    assert "" == out.stderr
+
+
 def test_app_instance_is_the_gui_thread(qapp: Any) -> None:
     """The test process's QApplication lives on this thread (sanity for the suite)."""
     assert QCoreApplication.instance() is qapp
