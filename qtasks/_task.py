@@ -283,8 +283,11 @@ class Task(Generic[T]):
         if self._state is FAILED:
             _scheduler.STATE.unconsumed.discard(self)
 
-    def _report_unconsumed(self) -> None:
-        """Report the failure to sys.excepthook unless something consumed it."""
+    def _report_unconsumed(self, *, on_gui_thread: bool = False) -> None:
+        """Report the failure to sys.excepthook unless something consumed it.
+
+        With `on_gui_thread`, the report is posted to the GUI thread (any thread).
+        """
         if self._state is FAILED and not self._consumed:
             self._consumed = True
             _scheduler.STATE.unconsumed.discard(self)
@@ -292,6 +295,13 @@ class Task(Generic[T]):
             assert exc is not None
             with contextlib.suppress(Exception):  # a note is a courtesy
                 exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
+            bridge = _scheduler.STATE.bridge
+            if on_gui_thread and bridge is not None:
+                try:
+                    bridge.post(functools.partial(report, exc))
+                except BaseException:  # noqa: BLE001 - the bridge is gone at exit: report here
+                    report(exc)
+                return
             report(exc)
 
     def _deliver_progress(self) -> None:
@@ -321,7 +331,11 @@ class Task(Generic[T]):
         # Why getattr: a subclass's __init__ may raise before Task.__init__
         # ran (a coroutine started off the GUI thread), leaving no state.
         if getattr(self, "_state", None) is FAILED and not self._consumed:
-            self._report_unconsumed()
+            # Why: the collector runs wherever an allocation triggers it, a
+            # worker thread too, and a user's sys.excepthook (a message box)
+            # belongs on the GUI thread.
+            gui = _scheduler.STATE.gui_ident
+            self._report_unconsumed(on_gui_thread=gui is not None and gui != threading.get_ident())
 
     # -- describing -------------------------------------------------------
 

@@ -543,3 +543,22 @@ def test_a_gather_with_return_exceptions_that_finished_owns_its_failures(
     del results
     settle(qtasks_run)
     assert [] == hook_calls
+
+
+def test_a_failure_collected_on_a_worker_thread_is_reported_on_the_gui_thread(
+    qtasks_run: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unconsumed failure freed by a collection on a worker reaches sys.excepthook on the GUI thread."""
+    reported_on: list[int] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _t, _v, _tb: reported_on.append(threading.get_ident()))
+    box: list[Any] = [qtasks.run(int, "x")]
+    qtbot.waitUntil(box[0].done)
+    box.append(box)  # only the collector can free it now
+    del box
+    gc.disable()  # so that only the worker's gc.collect() frees it
+    try:
+        qtasks_run(qtasks.run(gc.collect))
+    finally:
+        gc.enable()
+    qtbot.waitUntil(lambda: bool(reported_on))
+    assert [threading.get_ident()] == reported_on
