@@ -59,8 +59,9 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
-        # True once wait() returned this handle: an unconsumed failure then
-        # waits for garbage collection or shutdown() like any other handle's.
+        # True once a combinator left the failure to the handle (see
+        # Task._leave_to_handle): it then waits for garbage collection or
+        # shutdown() like any other handle's, not for the next step.
         self._left_to_handle = False
         if start:
             self._step(None, None)

@@ -215,10 +215,11 @@ class Task(Generic[T]):
     def _leave_to_handle(self) -> None:
         """Leave a failure to whoever holds the handle. GUI thread; idempotent.
 
-        For wait(), which returns handles, not outcomes: a failure nobody
-        consumes is reported when the handle is garbage collected or at
-        shutdown(), not on a coroutine's next step. The default reports no
-        sooner than that anyway.
+        For combinators that do not take the outcome now: wait(), which
+        returns handles, and a gather that reads it only if it is still
+        running then. A failure nobody consumes is reported when the handle
+        is garbage collected or at shutdown(), not on a coroutine's next step.
+        The default reports no sooner than that anyway.
         """
 
     def _outcome(self) -> tuple[Any, BaseException | None]:
