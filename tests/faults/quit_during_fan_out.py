@@ -1,5 +1,7 @@
 """Quit the application while 500 cooperative functions are queued or running.
 
+Coroutines await half of them; their finally blocks must run at the quit.
+
 aboutToQuit runs qtasks.shutdown(): queued work is dropped, running work sees
 its cancel flag, and the process must be gone well within 2 s of app.quit().
 It prints the wall-clock time of the quit, so that the test can measure up to
@@ -25,6 +27,19 @@ def cooperative(i: int) -> int:
 
 
 tasks = [qtasks.run(cooperative, i) for i in range(500)]
+cleaned_up = []
+
+
+@qtasks.coroutine
+def fan_in(part: list[qtasks.Task[int]]):  # type: ignore[no-untyped-def]
+    try:
+        return (yield qtasks.gather(*part))
+    finally:
+        cleaned_up.append(len(part))
+
+
+# Half of them awaited by coroutines, as a program's slots would.
+waiting = [fan_in(tasks[i : i + 50]) for i in range(0, 250, 50)]
 quit_at = []
 
 
@@ -37,7 +52,8 @@ def quit_now() -> None:
 QTimer.singleShot(100, quit_now)
 common.app.exec_()
 elapsed = time.monotonic() - quit_at[0]
-assert all(task.cancelled() for task in tasks)
+assert all(task.cancelled() for task in tasks + waiting)
+assert [50] * 5 == cleaned_up
 assert [] == qtasks.running()
 assert elapsed < 2.0, elapsed
 print(f"quit took {elapsed:.3f} s", flush=True)
