@@ -284,10 +284,11 @@ class Task(Generic[T]):
         if self._state is FAILED:
             _scheduler.STATE.unconsumed.discard(self)
 
-    def _report_unconsumed(self, *, on_gui_thread: bool = False) -> None:
+    def _report_unconsumed(self, *, later: bool = False) -> None:
         """Report the failure to sys.excepthook unless something consumed it.
 
-        With `on_gui_thread`, the report is posted to the GUI thread (any thread).
+        With `later`, the report is posted to run on the GUI thread after what
+        is queued (any thread).
         """
         if self._state is FAILED and not self._consumed:
             self._consumed = True
@@ -297,7 +298,7 @@ class Task(Generic[T]):
             with contextlib.suppress(Exception):  # a note is a courtesy
                 exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
             bridge = _scheduler.STATE.bridge
-            if on_gui_thread and bridge is not None:
+            if later and bridge is not None:
                 try:
                     bridge.post(functools.partial(report, exc))
                 except BaseException:  # noqa: BLE001 - the bridge is gone at exit: report here
@@ -332,11 +333,17 @@ class Task(Generic[T]):
         # Why getattr: a subclass's __init__ may raise before Task.__init__
         # ran (a coroutine started off the GUI thread), leaving no state.
         if getattr(self, "_state", None) is FAILED and not self._consumed:
-            # Why: the collector runs wherever an allocation triggers it, a
-            # worker thread too, and a user's sys.excepthook (a message box)
-            # belongs on the GUI thread.
-            gui = _scheduler.STATE.gui_ident
-            self._report_unconsumed(on_gui_thread=gui is not None and gui != threading.get_ident())
+            # Why later: the collector runs wherever an allocation triggers
+            # it, a worker thread too, and a user's sys.excepthook (a message
+            # box) belongs on the GUI thread, outside the delivery of a
+            # completion: a hook's nested event loop there would get no
+            # wake-ups for what the GUI thread posts.
+            state = _scheduler.STATE
+            bridge = state.bridge
+            later = state.gui_ident not in (None, threading.get_ident()) or (
+                bridge is not None and bridge.in_delivery()
+            )
+            self._report_unconsumed(later=later)
 
     # -- describing -------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PyQt5 import sip
-from PyQt5.QtCore import QObject
+from PyQt5.QtCore import QEventLoop, QObject, QTimer
 from PyQt5.QtWidgets import QLineEdit
 from support import Gate
 
@@ -562,3 +562,37 @@ def test_a_failure_collected_on_a_worker_thread_is_reported_on_the_gui_thread(
         gc.enable()
     qtbot.waitUntil(lambda: bool(reported_on))
     assert [threading.get_ident()] == reported_on
+
+
+def test_a_hook_with_a_nested_event_loop_sees_coroutines_resume_when_a_delivery_frees_a_failure(
+    qtasks_run: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An excepthook with a modal loop, reporting a failure a delivery freed, sees coroutines resume."""
+    resumed_in_hook: list[bool] = []
+
+    @qtasks.coroutine
+    def short_nap() -> Any:
+        yield qtasks.sleep(0.01)
+
+    def modal_hook(_type: object, _exc: object, _tb: object) -> None:
+        # What a message box's exec_() does: a nested loop until the user acts.
+        nap = short_nap()
+        loop = QEventLoop()
+        nap.add_done_callback(lambda _task: loop.quit())
+        give_up = QTimer()
+        give_up.setSingleShot(True)
+        give_up.timeout.connect(loop.quit)
+        give_up.start(5000)
+        loop.exec_()
+        give_up.stop()
+        resumed_in_hook.append(nap.done())
+        nap.cancel()
+
+    gathered = qtasks.gather(qtasks.run(int, "x"))  # in no cycle: freed as soon as dropped
+    qtbot.waitUntil(gathered.done)
+    monkeypatch.setattr(sys, "excepthook", modal_hook)
+    holder = qtasks.run(len, [gathered])  # its delivery drops the last reference
+    del gathered
+    qtasks_run(holder)
+    qtbot.waitUntil(lambda: bool(resumed_in_hook))
+    assert [True] == resumed_in_hook
