@@ -88,6 +88,10 @@ class Bridge(QObject):
         finally:
             self._in_delivery = False
 
+    def in_delivery(self) -> bool:
+        """Tell whether a task's delivery runs now, so posts wake nothing. Any thread."""
+        return self._in_delivery
+
     def transfer(self, box: list[Callable[[], object]]) -> None:
         """Post the one callable in `box`, taking the caller's only reference.
 

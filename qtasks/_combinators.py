@@ -21,10 +21,10 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
     given = list(awaitables)
     for position, awaitable in enumerate(given):
         if not isinstance(awaitable, Task) and not inspect.iscoroutine(awaitable):
-            msg = (
-                f"{caller} argument {position} is {awaitable!r}, which is not awaitable: "
-                "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
-            )
+            fix = "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
+            if caller == "qtasks.gather()" and isinstance(awaitable, (list, tuple, set)):
+                fix = "unpack the collection: qtasks.gather(*tasks)"
+            msg = f"{caller} argument {position} is {awaitable!r}, which is not awaitable: {fix}"
             raise TypeError(msg)
     tasks = [as_task(awaitable) for awaitable in given]
     return [task for task in tasks if task is not None]
@@ -47,8 +47,10 @@ class GatherTask(Task[list[Any]]):
         # One callback per position (a task given twice fills both places).
         for index, child in enumerate(children):
             if child._state is not PENDING:
-                # Its outcome is ours now, before a queued report of its failure runs.
-                child._consume()
+                # Not reported by a step queued before our slot runs. Why not
+                # consumed now: if the gather ends first, the slot leaves the
+                # failure to its handle, which reports it if nobody reads it.
+                child._leave_to_handle()
             child._add_watcher(_GatherSlot(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
@@ -57,14 +59,18 @@ class GatherTask(Task[list[Any]]):
             # raising from its clean-up when cancelled) has nobody to take
             # its outcome; left unconsumed, it is reported like any other.
             return
-        child._consume()
         state = child._state
         if state is FINISHED:
             self._results[index] = child._value
         elif self._return_exceptions:
+            # Taken when the gather finishes. Why not now: if the gather is
+            # cancelled first, nobody sees the list, and a failure nobody
+            # reads is reported through its own handle.
+            child._leave_to_handle()
             self._results[index] = child._exc if state is FAILED else CancelledError()
         else:
             # The first failure ends the gather and cancels the others.
+            child._consume()
             children = self._children
             if state is FAILED:
                 self._finish(FAILED, exc=child._exc)
@@ -76,6 +82,8 @@ class GatherTask(Task[list[Any]]):
         if self._progress_listeners:
             self._set_progress((self._total - self._remaining, self._total))
         if self._remaining == 0:
+            for each in self._children or ():
+                each._consume()  # the list holds the failures now: the caller's
             self._finish(FINISHED, self._results)
 
     def cancel(self) -> bool:
@@ -143,8 +151,10 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
         self._failed = False
         for child in self._children:
             if child._state is not PENDING:
-                # In the done set it returns: the caller's now, before a queued report runs.
-                child._consume()
+                # In the done set it returns: its failure is the caller's to
+                # read, so not reported by a queued step; if nobody reads it,
+                # it is reported when the handle is collected or at shutdown().
+                child._leave_to_handle()
                 self._count(child)
             child._add_watcher(self._child_done)
         self._check()
@@ -159,7 +169,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             # Why: the child was still pending when the wait returned; its
             # outcome is its own handle's, reported if nobody consumes it.
             return
-        child._consume()
+        child._leave_to_handle()
         self._count(child)
         self._check()
 
@@ -178,7 +188,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             finished = {child for child in self._children if child._state is not PENDING}
             pending = {child for child in self._children if child._state is PENDING}
             for child in finished:
-                child._consume()  # in the done set it returns: the caller's now
+                child._leave_to_handle()  # in the done set it returns: the caller's to read
             self._finish(FINISHED, (finished, pending))
 
     def _released(self) -> None:
@@ -193,13 +203,14 @@ def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> W
     """Return a task whose result is `(done, pending)` once `return_when` holds.
 
     GUI thread. Like `asyncio.wait`: nothing is cancelled, and the results
-    stay in the tasks.
+    stay in the tasks; a failure nobody reads from its task is reported when
+    the task is garbage collected or at shutdown().
     """
     if isinstance(awaitables, (Task, str, bytes)) or not hasattr(awaitables, "__iter__"):
         msg = f"qtasks.wait() needs an iterable of tasks, got {awaitables!r}: wrap one task in a list"
         raise TypeError(msg)
     constants = {name: name for name in (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION)}
-    if return_when not in constants:
+    if not isinstance(return_when, str) or return_when not in constants:
         msg = (
             f"qtasks.wait(return_when={return_when!r}): use qtasks.ALL_COMPLETED, "
             "qtasks.FIRST_COMPLETED or qtasks.FIRST_EXCEPTION"

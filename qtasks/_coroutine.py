@@ -32,10 +32,15 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
+    __slots__ = ("_coro", "_left_to_handle", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
-        if not _scheduler.on_gui_thread():
+        try:
+            on_gui_thread = _scheduler.on_gui_thread()
+        except RuntimeError:
+            coro.close()  # no application yet; closed, it warns of nothing besides
+            raise
+        if not on_gui_thread:
             coro.close()
             msg = (
                 f"qtasks coroutine {name} was started off the GUI thread; "
@@ -54,6 +59,10 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
+        # True once a combinator left the failure to the handle (see
+        # Task._leave_to_handle): it then waits for garbage collection or
+        # shutdown() like any other handle's, not for the next step.
+        self._left_to_handle = False
         if start:
             self._step(None, None)
 
@@ -198,7 +207,14 @@ class CoroutineTask(Task[T]):
     def _on_unconsumed_failure(self) -> None:
         # A coroutine's failure is reported on the step after it failed,
         # unless something consumed it by then.
-        _scheduler.call_soon(self._report_unconsumed)
+        _scheduler.call_soon(self._report_on_step)
+
+    def _report_on_step(self) -> None:
+        if not self._left_to_handle:
+            self._report_unconsumed()
+
+    def _leave_to_handle(self) -> None:
+        self._left_to_handle = True
 
     def _describe(self) -> str:
         return f"{self._name}()"
@@ -215,6 +231,8 @@ def _not_awaitable_message(value: object) -> str:
         hint = "adopt it with qtasks.wrap(future) and yield that"
     elif isinstance(value, (list, tuple, set)):
         hint = "yield qtasks.gather(*tasks) to wait for several"
+    elif inspect.isgenerator(value):
+        hint = "use `yield from` to run a plain sub-generator"
     elif callable(value):
         hint = "yield qtasks.run(fn, ...) to run a function on a worker thread"
     return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
@@ -242,10 +260,10 @@ def coroutine(fn: Callable[P, AnyCoroutine[T]]) -> Callable[P, CoroutineTask[T]]
     TypeError at decoration time for anything else.
     """
     if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
-        msg = (
-            f"qtasks.coroutine needs a generator function or an async def, got {fn!r}: "
-            "add a yield or make it async def"
-        )
+        fix = "add a yield or make it async def"
+        if inspect.isasyncgenfunction(fn):
+            fix = "an async def that yields is an async generator: await tasks instead of yielding them"
+        msg = f"qtasks.coroutine needs a generator function or an async def, got {fn!r}: {fix}"
         raise TypeError(msg)
     name = callable_name(fn)
 

@@ -439,12 +439,10 @@ class Pool:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
 
         GUI thread; idempotent; the pool stays usable. Returns the tasks whose
-        functions still run when the wait ends. Raises ValueError for a
-        negative timeout.
+        functions still run when the wait ends. Raises TypeError or ValueError
+        for a timeout that is not None or a number of seconds >= 0.
         """
-        if timeout is not None and timeout < 0:
-            msg = f"Pool.shutdown(timeout={timeout!r}): the timeout must be None or >= 0 seconds"
-            raise ValueError(msg)
+        _scheduler.check_timeout(timeout, "Pool.shutdown")
         for task in list(_scheduler.STATE.live):
             # ThreadTasks and maps of this pool.
             if getattr(task, "_pool", None) is self:

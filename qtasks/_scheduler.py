@@ -111,6 +111,21 @@ def running() -> list[Task[Any]]:
     return list(STATE.live)
 
 
+def check_timeout(timeout: object, call: str) -> None:
+    """Raise TypeError or ValueError naming `timeout` unless it is None or a number of seconds >= 0."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        msg = (
+            f"{call}(timeout={timeout!r}): the timeout must be a number of seconds, "
+            "or None to wait until done"
+        )
+        raise TypeError(msg)
+    if not timeout >= 0:  # also NaN
+        msg = f"{call}(timeout={timeout!r}): the timeout must be None or >= 0 seconds"
+        raise ValueError(msg)
+
+
 def _on_about_to_quit() -> None:
     try:
         shutdown(timeout=5.0)
@@ -126,9 +141,7 @@ def shutdown(timeout: float | None = None) -> list[Task[Any]]:
     `RuntimeWarning`. Failures nobody consumed are reported to `sys.excepthook`.
     Called on `QCoreApplication.aboutToQuit` with a 5 s timeout.
     """
-    if timeout is not None and timeout < 0:
-        msg = f"qtasks.shutdown(timeout={timeout!r}): the timeout must be None or >= 0 seconds"
-        raise ValueError(msg)
+    check_timeout(timeout, "qtasks.shutdown")
     the_bridge = STATE.bridge
     if the_bridge is None:
         return []

@@ -212,6 +212,16 @@ class Task(Generic[T]):
         self._consumed = True
         self._unconsumed_discard()
 
+    def _leave_to_handle(self) -> None:
+        """Leave a failure to whoever holds the handle. GUI thread; idempotent.
+
+        For combinators that do not take the outcome now: wait(), which
+        returns handles, and a gather that reads it only if it is still
+        running then. A failure nobody consumes is reported when the handle
+        is garbage collected or at shutdown(), not on a coroutine's next step.
+        The default reports no sooner than that anyway.
+        """
+
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""
         self._consumed = True
@@ -274,8 +284,12 @@ class Task(Generic[T]):
         if self._state is FAILED:
             _scheduler.STATE.unconsumed.discard(self)
 
-    def _report_unconsumed(self) -> None:
-        """Report the failure to sys.excepthook unless something consumed it."""
+    def _report_unconsumed(self, *, later: bool = False) -> None:
+        """Report the failure to sys.excepthook unless something consumed it.
+
+        With `later`, the report is posted to run on the GUI thread after what
+        is queued (any thread).
+        """
         if self._state is FAILED and not self._consumed:
             self._consumed = True
             _scheduler.STATE.unconsumed.discard(self)
@@ -283,6 +297,13 @@ class Task(Generic[T]):
             assert exc is not None
             with contextlib.suppress(Exception):  # a note is a courtesy
                 exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
+            bridge = _scheduler.STATE.bridge
+            if later and bridge is not None:
+                try:
+                    bridge.post(functools.partial(report, exc))
+                except BaseException:  # noqa: BLE001 - the bridge is gone at exit: report here
+                    report(exc)
+                return
             report(exc)
 
     def _deliver_progress(self) -> None:
@@ -309,8 +330,20 @@ class Task(Generic[T]):
             _scheduler.call_soon(self._deliver_progress)
 
     def __del__(self) -> None:
-        if self._state is FAILED and not self._consumed:
-            self._report_unconsumed()
+        # Why getattr: a subclass's __init__ may raise before Task.__init__
+        # ran (a coroutine started off the GUI thread), leaving no state.
+        if getattr(self, "_state", None) is FAILED and not self._consumed:
+            # Why later: the collector runs wherever an allocation triggers
+            # it, a worker thread too, and a user's sys.excepthook (a message
+            # box) belongs on the GUI thread, outside the delivery of a
+            # completion: a hook's nested event loop there would get no
+            # wake-ups for what the GUI thread posts.
+            state = _scheduler.STATE
+            bridge = state.bridge
+            later = state.gui_ident not in (None, threading.get_ident()) or (
+                bridge is not None and bridge.in_delivery()
+            )
+            self._report_unconsumed(later=later)
 
     # -- describing -------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import traceback
@@ -136,6 +137,34 @@ def test_coroutine_resumes_on_the_gui_thread(qtasks_run: Any) -> None:
     assert {threading.get_ident()} == set(threads)
 
 
+def test_a_coroutine_started_off_the_gui_thread_raises_and_nothing_else(qapp: Any) -> None:
+    """A coroutine started on a worker thread raises RuntimeError there; its dropped handle prints nothing."""
+    errors: list[str] = []
+    unraisable: list[object] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.sleep(0)
+
+    def start_here() -> None:
+        try:
+            body()
+        except RuntimeError as exc:
+            errors.append(str(exc))  # not the exception: its traceback holds the handle
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        thread = threading.Thread(target=start_here)
+        thread.start()
+        thread.join()
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert [True] == ["started off the GUI thread" in message for message in errors]
+    assert [] == unraisable
+
+
 def test_yielding_a_non_awaitable_raises_type_error_inside(qtasks_run: Any) -> None:
     """A yielded non-awaitable raises TypeError at that yield, naming the value."""
 
@@ -176,6 +205,33 @@ def test_decorating_a_plain_function_raises_at_decoration() -> None:
 
     with pytest.raises(TypeError, match=r"generator function or an async def.*plain"):
         qtasks.coroutine(plain)
+
+
+def test_decorating_an_async_generator_says_to_await_instead_of_yield() -> None:
+    """@coroutine on an async def that yields names it and says to await instead."""
+
+    async def yields() -> Any:
+        yield qtasks.sleep(0)
+
+    with pytest.raises(TypeError, match=r"got <function .*yields.*async generator: await tasks instead"):
+        qtasks.coroutine(yields)
+
+
+def test_yielding_a_plain_generator_suggests_yield_from(qtasks_run: Any) -> None:
+    """A sub-generator yielded instead of delegated to points the user to `yield from`."""
+
+    def helper() -> Any:
+        yield qtasks.sleep(0)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield helper()
+        except TypeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert qtasks_run(body()).endswith("not awaitable: use `yield from` to run a plain sub-generator")
 
 
 def test_arguments_the_coroutine_does_not_take_fail_its_handle(qtasks_run: Any) -> None:
@@ -259,6 +315,14 @@ def test_gather_rejects_non_awaitables() -> None:
     """gather names the argument that cannot be awaited."""
     with pytest.raises(TypeError, match=r"argument 1 is 'x'"):
         qtasks.gather(qtasks.gather(), "x")
+
+
+def test_gather_given_a_list_says_to_unpack_it(qtasks_run: Any) -> None:
+    """gather([t1, t2]) by mistake names the list and shows gather(*tasks)."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=r"argument 0 is \[<ThreadTask double\(\).*unpack.*gather\(\*tasks\)"):
+        qtasks.gather([task])
+    assert 2 == qtasks_run(task)
 
 
 def test_cancel_queued_tasks_never_run(qtasks_run: Any) -> None:
@@ -536,6 +600,7 @@ def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
     gate.opened.set()
     done, pending = qtasks_run(qtasks.wait([slow, bad]))
     assert ({slow, bad}, set()) == (done, pending)
+    assert "bad value 1" == str(bad.exception())  # the caller's to read
 
 
 def test_wait_given_the_same_task_twice_finishes(qtasks_run: Any) -> None:
@@ -549,6 +614,12 @@ def test_wait_rejects_an_unknown_condition() -> None:
     """A misspelt return_when names the constants to use."""
     with pytest.raises(ValueError, match=r"qtasks\.FIRST_COMPLETED"):
         qtasks.wait([], return_when="FIRST")
+
+
+def test_wait_rejects_a_condition_that_is_not_a_constant() -> None:
+    """A return_when of the wrong type names the constants instead of failing on hashing."""
+    with pytest.raises(ValueError, match=r"return_when=\['FIRST_COMPLETED'\]\): use qtasks\.ALL_COMPLETED"):
+        qtasks.wait([], return_when=["FIRST_COMPLETED"])  # type: ignore[arg-type]
 
 
 def test_repr_names_the_function_and_state(qtasks_run: Any) -> None:
@@ -629,6 +700,21 @@ def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
     code = "import qtasks\ntry:\n    qtasks.run(print)\nexcept RuntimeError as e:\n    print(e)\n"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert "create one before starting" in out.stdout
+
+
+def test_a_coroutine_started_without_an_application_raises_only_that() -> None:
+    """Without a QApplication a coroutine call says to create one, with no "never awaited" warning."""
+    import subprocess
+
+    code = (
+        "import warnings\nwarnings.simplefilter('error')\nimport qtasks\n"
+        "@qtasks.coroutine\nasync def f():\n    await qtasks.sleep(0)\n"
+        "try:\n    f()\nexcept RuntimeError as e:\n    print(e)\n"
+        "import gc\ngc.collect()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "create one before starting" in out.stdout
+    assert "" == out.stderr
 
 
 def test_app_instance_is_the_gui_thread(qapp: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PyQt5 import sip
-from PyQt5.QtCore import QObject
+from PyQt5.QtCore import QEventLoop, QObject, QTimer
 from PyQt5.QtWidgets import QLineEdit
 from support import Gate
 
@@ -409,3 +409,190 @@ def test_each_queued_slot_call_adds_a_constant_number_of_watchers(qtasks_run: An
     gate.opened.set()
     assert list(range(200)) == qtasks_run(qtasks.gather(*calls), timeout=30)
     assert max(watchers) <= 4, watchers[:5]
+
+
+@qtasks.coroutine
+def fails_after_a_step() -> Any:
+    """Raise KeyError on the step after the first suspension."""
+    yield qtasks.sleep(0)
+    raise KeyError("nobody looked")
+
+
+@pytest.mark.parametrize("kind", ["function", "coroutine"])
+def test_a_failed_task_wait_returned_is_reported_if_nobody_looks_at_it(
+    qtasks_run: Any, hook_calls: list[BaseException], kind: str
+) -> None:
+    """wait() returns handles, not outcomes: a failure in its done set that nobody reads reaches the hook."""
+
+    @qtasks.coroutine
+    def count_done() -> Any:
+        child = qtasks.run(int, "x") if kind == "function" else fails_after_a_step()
+        done, _pending = yield qtasks.wait([child])
+        return len(done)
+
+    assert 1 == qtasks_run(count_done())
+    settle(qtasks_run)
+    assert [ValueError if kind == "function" else KeyError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_failed_task_wait_returned_is_the_callers_to_read(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A coroutine failure that wait() returned is not reported if the caller reads it, even steps later."""
+
+    @qtasks.coroutine
+    def read_later() -> Any:
+        done, _pending = yield qtasks.wait([fails_after_a_step()])
+        yield qtasks.sleep(0)
+        yield qtasks.sleep(0)
+        return [str(task.exception()) for task in done]
+
+    assert ["'nobody looked'"] == qtasks_run(read_later())
+    settle(qtasks_run)
+    assert [] == hook_calls
+
+
+def test_a_failure_a_cancelled_wait_had_seen_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A child that failed before its wait() was cancelled is not swallowed with the wait."""
+    gate = Gate()
+    failing = qtasks.run(int, "x")
+    slow = qtasks.run(gate)
+    waited = qtasks.wait([failing, slow])
+    qtbot.waitUntil(failing.done)
+    qtasks_run(qtasks.sleep(0))
+    assert waited.cancel()
+    gate.opened.set()
+    assert qtasks_run(slow) is None
+    del failing, waited
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_failed_task_given_to_a_gather_cancelled_at_once_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather cancelled before it read an already failed child leaves that failure to be reported."""
+    failed = qtasks.run(int, "x")
+    qtbot.waitUntil(failed.done)
+    assert qtasks.gather(failed).cancel()
+    del failed
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_the_second_of_two_already_failed_children_of_a_gather_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """gather() raises the first failure; a later child's failure that nobody reads reaches the hook."""
+    failed = [qtasks.run(int, "first"), qtasks.run(int, "second")]
+    qtbot.waitUntil(lambda: all(task.done() for task in failed))
+    with pytest.raises(ValueError, match="'first'"):
+        qtasks_run(qtasks.gather(*failed))
+    failed.clear()
+    settle(qtasks_run)
+    assert ["invalid literal for int() with base 10: 'second'"] == [str(exc) for exc in hook_calls]
+
+
+def test_a_coroutine_failed_at_its_start_and_gathered_at_once_is_not_reported(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather made in the same step as its child failed reads that failure; nothing reaches the hook."""
+
+    @qtasks.coroutine
+    def fails_at_once() -> Any:
+        raise KeyError("read by the gather")
+        yield
+
+    with pytest.raises(KeyError, match="read by the gather"):
+        qtasks_run(qtasks.gather(fails_at_once()))
+    settle(qtasks_run)
+    assert [] == hook_calls
+
+
+def test_a_failure_a_cancelled_gather_with_return_exceptions_had_collected_is_reported(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A gather(return_exceptions=True) cancelled before it finished does not swallow the failures it held."""
+    gate = Gate()
+    failing = qtasks.run(int, "x")
+    slow = qtasks.run(gate)
+    gathered = qtasks.gather(failing, slow, return_exceptions=True)
+    qtbot.waitUntil(failing.done)
+    qtasks_run(qtasks.sleep(0))
+    assert gathered.cancel()
+    gate.opened.set()
+    del failing, gathered
+    settle(qtasks_run)
+    assert [ValueError] == [type(exc) for exc in hook_calls]
+
+
+def test_a_gather_with_return_exceptions_that_finished_owns_its_failures(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """The failures a finished gather(return_exceptions=True) lists are the caller's: none is reported."""
+
+    @qtasks.coroutine
+    def fails_later() -> Any:
+        yield qtasks.sleep(0)
+        raise KeyError("listed")
+
+    results = qtasks_run(qtasks.gather(qtasks.run(int, "x"), fails_later(), return_exceptions=True))
+    assert [ValueError, KeyError] == [type(result) for result in results]
+    del results
+    settle(qtasks_run)
+    assert [] == hook_calls
+
+
+def test_a_failure_collected_on_a_worker_thread_is_reported_on_the_gui_thread(
+    qtasks_run: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unconsumed failure freed by a collection on a worker reaches sys.excepthook on the GUI thread."""
+    reported_on: list[int] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _t, _v, _tb: reported_on.append(threading.get_ident()))
+    box: list[Any] = [qtasks.run(int, "x")]
+    qtbot.waitUntil(box[0].done)
+    box.append(box)  # only the collector can free it now
+    del box
+    gc.disable()  # so that only the worker's gc.collect() frees it
+    try:
+        qtasks_run(qtasks.run(gc.collect))
+    finally:
+        gc.enable()
+    qtbot.waitUntil(lambda: bool(reported_on))
+    assert [threading.get_ident()] == reported_on
+
+
+def test_a_hook_with_a_nested_event_loop_sees_coroutines_resume_when_a_delivery_frees_a_failure(
+    qtasks_run: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An excepthook with a modal loop, reporting a failure a delivery freed, sees coroutines resume."""
+    resumed_in_hook: list[bool] = []
+
+    @qtasks.coroutine
+    def short_nap() -> Any:
+        yield qtasks.sleep(0.01)
+
+    def modal_hook(_type: object, _exc: object, _tb: object) -> None:
+        # What a message box's exec_() does: a nested loop until the user acts.
+        nap = short_nap()
+        loop = QEventLoop()
+        nap.add_done_callback(lambda _task: loop.quit())
+        give_up = QTimer()
+        give_up.setSingleShot(True)
+        give_up.timeout.connect(loop.quit)
+        give_up.start(5000)
+        loop.exec_()
+        give_up.stop()
+        resumed_in_hook.append(nap.done())
+        nap.cancel()
+
+    gathered = qtasks.gather(qtasks.run(int, "x"))  # in no cycle: freed as soon as dropped
+    qtbot.waitUntil(gathered.done)
+    monkeypatch.setattr(sys, "excepthook", modal_hook)
+    holder = qtasks.run(len, [gathered])  # its delivery drops the last reference
+    del gathered
+    qtasks_run(holder)
+    qtbot.waitUntil(lambda: bool(resumed_in_hook))
+    assert [True] == resumed_in_hook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -16,13 +17,14 @@ import qtasks
 
 def test_quit_during_a_fan_out_of_500_exits_within_2_seconds() -> None:
     """app.quit() with 500 cooperative functions queued or running ends the process quickly and cleanly."""
-    started = time.monotonic()
     proc = run_script("quit_during_fan_out")
-    wall = time.monotonic() - started
+    ended = time.time()
     assert 0 == proc.returncode, proc.stderr
-    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", proc.stdout.strip()), proc.stdout
+    quit_line, took_line = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", took_line), proc.stdout
     assert [] == [line for line in proc.stderr.splitlines() if not line.startswith("QStandardPaths:")]
-    assert wall < 20  # interpreter start-up included; the 2 s bound is asserted inside
+    # From app.quit() to the end of the process, interpreter and Qt teardown included.
+    assert ended - float(quit_line.removeprefix("quit at ")) < 2.0, proc.stdout
 
 
 def test_shutdown_returns_after_the_timeout_naming_a_blocked_function(qapp: Any) -> None:
@@ -79,3 +81,28 @@ def test_work_a_thread_queues_while_a_pool_shuts_down_ends_cancelled(
     assert [] == pool.shutdown(timeout=10)
     assert busy.cancelled()
     assert late[0].cancelled()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "message"),
+    [
+        (-1, ValueError, r"timeout=-1\): the timeout must be None or >= 0 seconds"),
+        (math.nan, ValueError, r"timeout=nan\): the timeout must be None or >= 0 seconds"),
+        ("5", TypeError, r"timeout='5'\): the timeout must be a number of seconds, or None"),
+    ],
+)
+@pytest.mark.parametrize("which", ["qtasks", "pool"])
+def test_shutdown_rejects_a_bad_timeout_before_cancelling_anything(
+    qtasks_run: Any, which: str, timeout: object, error: type[Exception], message: str
+) -> None:
+    """shutdown() with a timeout that is not a number of seconds >= 0 names it and leaves the work alone."""
+    pool = qtasks.Pool(max_threads=1)
+    gate = Gate()
+    task = pool.run(gate)
+    shutdown = qtasks.shutdown if which == "qtasks" else pool.shutdown
+    with pytest.raises(error, match=message):
+        shutdown(timeout=timeout)  # type: ignore[arg-type]
+    assert not task.done()
+    gate.opened.set()
+    assert qtasks_run(task) is None
+    assert [] == pool.shutdown(timeout=10)
