@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Gate:
@@ -16,3 +22,23 @@ class Gate:
         self.entered.set()
         self.opened.wait(10)
         return value
+
+
+def run_python(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python *args` in a fresh process, headless, with the repository's qtasks importable."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_pytest(target: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run pytest on `target` (a folder or a test file) the way a user would, in a fresh process."""
+    options = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    return run_python("-m", "pytest", *options, str(target), cwd=cwd or target)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, run_pytest
 
 LEAVES_WORK_BEHIND = """
 import time
@@ -55,16 +52,7 @@ def test_a_test_leaving_work_behind_fails_alone(tmp_path: Path) -> None:
     """The autouse fixture fails the test that leaves work, a timer or a ManualPool behind, and only it."""
     shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_sloppy.py").write_text(textwrap.dedent(LEAVES_WORK_BEHIND))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    proc = run_pytest(tmp_path)
     errors = sorted(line.split(" - ")[0] for line in proc.stdout.splitlines() if line.startswith("ERROR "))
     assert [
         "ERROR test_sloppy.py::test_leaves_a_manual_pool",

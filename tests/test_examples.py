@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from support import ROOT, run_pytest, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(
     path.name for path in (ROOT / "examples").glob("*.py") if not path.name.startswith(("_", "test_"))
 )
@@ -34,30 +29,13 @@ def test_example_smoke_run_exits_zero(name: str) -> None:
     """The example drives its own window headless and exits 0."""
     if name in {"compare_engines.py", "dask_cluster.py"}:
         pytest.importorskip("distributed")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), "--smoke"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    completed = run_python(str(ROOT / "examples" / name), "--smoke", timeout=90)
     assert 0 == completed.returncode, completed.stdout + completed.stderr
     assert "smoke: ok" in completed.stdout
 
 
 def test_search_widget_property_tests_pass() -> None:
     """The search widget's own hypothesis tests, run as a user would run them, pass."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_search_widget.py"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_pytest(ROOT / "examples" / "test_search_widget.py", cwd=ROOT)
     assert 0 == completed.returncode, completed.stdout + completed.stderr
     assert "2 passed" in completed.stdout

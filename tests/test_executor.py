@@ -316,10 +316,11 @@ def test_gather_1000_dask_futures_then_cancel_halfway(
     DASK_GATE.set()
 
 
+@pytest.mark.parametrize("engine", ["wrap", "run_in"])
 def test_dask_cancels_are_batched_onto_the_client_loop(
-    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
-    """Cancelling ten Dask-backed tasks sends one cancel, from Dask's event loop, never the GUI thread."""
+    """Cancelling ten Dask tasks, wrapped or run in client.get_executor(), sends one cancel from its loop."""
     calls: list[tuple[int, int]] = []
     original = dask_client.cancel
 
@@ -329,36 +330,15 @@ def test_dask_cancels_are_batched_onto_the_client_loop(
 
     monkeypatch.setattr(dask_client, "cancel", spy)
     DASK_GATE.clear()
-    futures = [dask_client.submit(dask_item, 500 + i, pure=False) for i in range(10)]
-    tasks = [qtasks.wrap(future) for future in futures]
+    if engine == "wrap":
+        futures = [dask_client.submit(dask_item, 500 + i, pure=False) for i in range(10)]
+        tasks = [qtasks.wrap(future) for future in futures]
+    else:
+        executor = dask_client.get_executor(pure=False)
+        tasks = [qtasks.run_in(executor, dask_item, 700 + i) for i in range(10)]
     for task in tasks:
         assert task.cancel() is True
-    assert [] == calls
-    qtbot.waitUntil(lambda: all(f.status == "cancelled" for f in futures), timeout=10_000)
-    DASK_GATE.set()
-    [(thread, count)] = calls
-    assert 10 == count
-    assert threading.get_ident() != thread
-
-
-def test_cancelling_run_in_a_dask_executor_never_waits_on_the_gui_thread(
-    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Tasks run_in client.get_executor() are cancelled in one batch from Dask's loop, not the GUI thread."""
-    calls: list[tuple[int, int]] = []
-    original = dask_client.cancel
-
-    def spy(futures: list[Any], *args: Any, **kwargs: Any) -> Any:
-        calls.append((threading.get_ident(), len(futures)))
-        return original(futures, *args, **kwargs)
-
-    monkeypatch.setattr(dask_client, "cancel", spy)
-    DASK_GATE.clear()
-    executor = dask_client.get_executor(pure=False)
-    tasks = [qtasks.run_in(executor, dask_item, 700 + i) for i in range(10)]
-    for task in tasks:
-        assert task.cancel() is True
-    assert [] == calls
+    assert [] == calls  # nothing waited on the GUI thread
     qtbot.waitUntil(lambda: bool(calls), timeout=10_000)
     DASK_GATE.set()
     [(thread, count)] = calls

@@ -6,28 +6,17 @@ must reach stderr exactly once, with its traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from support import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parent.parent
-FAULTS = Path(__file__).resolve().parent / "faults"
+FAULTS = ROOT / "tests" / "faults"
 
 
 def run_script(name: str) -> subprocess.CompletedProcess[str]:
     """Run tests/faults/<name>.py headless, with the repository's qtasks first on the path."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, str(FAULTS / f"{name}.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_python(str(FAULTS / f"{name}.py"), timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_pytest
 
 import qtasks
 from qtasks import _pool
@@ -382,17 +380,7 @@ def test_next_test_has_the_real_pool_and_nothing_left(qapp):
 def run_user_tests(tmp_path: Path, source: str) -> str:
     """Run `source` as a user's test module with only the installed plugin; return pytest's output."""
     (tmp_path / "test_user.py").write_text(source)
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    proc = run_pytest(tmp_path)
     return proc.stdout + proc.stderr
 
 
