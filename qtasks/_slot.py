@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from typing import Any, Callable, Final, Generator, TypeVar, overload
+from typing import Any, Callable, Final, Generator, Generic, TypeVar, overload
 
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject
@@ -36,12 +36,46 @@ from ._task import FINISHED, PENDING, Task, callable_name
 __all__ = ["slot"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 REENTRY: Final = ("concurrent", "restart", "ignore", "queue")
 
+
+class _ByIdentity(Generic[V]):
+    """A value per live object, found by identity; the entry goes when the object is collected.
+
+    Why not a WeakKeyDictionary: it keys by the object's own `__eq__` and
+    `__hash__`, so two equal owners would share one state, and an owner
+    defining `__eq__` alone (a dataclass) could not be a key at all.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[weakref.ref[Any], V]] = {}
+
+    def get(self, obj: object) -> V | None:
+        item = self._items.get(id(obj))
+        return item[1] if item is not None and item[0]() is obj else None
+
+    def add(self, obj: object, value: V) -> V:
+        """Store `value` for `obj`; raise TypeError if `obj` cannot be weakly referenced."""
+        key = id(obj)
+        items = self._items
+
+        def drop(ref: weakref.ref[Any]) -> None:
+            # Any thread (wherever the object was freed); its id is not reused before this runs.
+            item = items.get(key)
+            if item is not None and item[0] is ref:
+                items.pop(key, None)
+
+        items[key] = (weakref.ref(obj, drop), value)
+        return value
+
+
 # One _Owner per QObject that has started a slot coroutine; weak, so a
 # forgotten widget is not kept alive by qtasks.
-_OWNERS: weakref.WeakKeyDictionary[QObject, _Owner] = weakref.WeakKeyDictionary()
+_OWNERS: _ByIdentity[_Owner] = _ByIdentity()
 
 
 def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
@@ -147,7 +181,7 @@ class _Owner(QObject):
 def _owner_of(owner: QObject) -> _Owner:
     existing = _OWNERS.get(owner)
     if existing is None:
-        existing = _OWNERS[owner] = _Owner(owner)
+        existing = _OWNERS.add(owner, _Owner(owner))
     return existing
 
 
@@ -282,14 +316,14 @@ def _is_method(fn: Callable[..., Any]) -> bool:
     return len(parts) >= 2 and parts[-2] != "<locals>"
 
 
-def _instance_line(lines: weakref.WeakKeyDictionary[object, _Line], instance: object, shared: _Line) -> _Line:
-    """The line of calls on `instance`; `shared` for an object that is not hashable or weakly referable."""
-    try:
-        line = lines.get(instance)
-        if line is None:
-            line = lines[instance] = _Line()
-    except TypeError:
-        return shared
+def _instance_line(lines: _ByIdentity[_Line], instance: object, shared: _Line) -> _Line:
+    """The line of calls on `instance`; `shared` for an object that cannot be weakly referenced."""
+    line = lines.get(instance)
+    if line is None:
+        try:
+            line = lines.add(instance, _Line())
+        except TypeError:
+            return shared
     return line
 
 
@@ -306,7 +340,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
     # The calls of a plain function, and of methods of objects that cannot be weakly keyed.
     unowned = _Line()
     # The calls of a method of an object that is not a QObject, per object.
-    by_instance: weakref.WeakKeyDictionary[object, _Line] = weakref.WeakKeyDictionary()
+    by_instance: _ByIdentity[_Line] = _ByIdentity()
     key = object()
 
     @functools.wraps(fn)

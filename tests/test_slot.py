@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 from typing import Any
@@ -542,6 +543,52 @@ def test_reentry_on_a_plain_class_is_per_instance(qtasks_run: Any) -> None:
     qtasks_run(qtasks.sleep(0))
     gc.collect()
     assert ref() is None
+
+
+class EqualByValue(QObject):
+    """A QObject whose instances all compare equal and hash alike."""
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EqualByValue)
+
+    def __hash__(self) -> int:
+        return 0
+
+    @qtasks.slot(reentry="ignore")
+    def go(self) -> Any:
+        return (yield qtasks.run(self.gate, self))
+
+
+class EqualUnhashable(EqualByValue):
+    """A QObject whose instances all compare equal and cannot be hashed."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass
+class Record:
+    """A plain dataclass: its instances compare by their fields and cannot be hashed."""
+
+    gate: Gate
+
+    @qtasks.slot(reentry="ignore")
+    def go(self) -> Any:
+        return (yield qtasks.run(self.gate, self))
+
+
+@pytest.mark.parametrize("kind", [EqualByValue, EqualUnhashable, Record])
+def test_reentry_is_per_object_whatever_its_class_calls_equal(qtasks_run: Any, kind: type[Any]) -> None:
+    """Objects that compare equal, or cannot be hashed, each get their own reentry state."""
+    gate = Gate()
+    first, second = kind(gate), kind(gate)
+    a, b = first.go(), second.go()
+    assert a is not b
+    gate.opened.set()
+    assert [first, second] == qtasks_run(qtasks.gather(a, b))
 
 
 def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
