@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from typing import Any, Callable, Final, Generator, Generic, TypeVar, overload
+from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, overload
 
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject
@@ -31,7 +31,7 @@ from . import _scheduler
 from ._bridge import report
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
-from ._task import FINISHED, PENDING, Task, callable_name
+from ._task import FAILED, FINISHED, PENDING, Task, callable_name
 
 __all__ = ["slot"]
 
@@ -327,6 +327,16 @@ def _instance_line(lines: _ByIdentity[_Line], instance: object, shared: _Line) -
     return line
 
 
+def _refused(exc: BaseException) -> CoroutineTask[Any]:
+    """Report `exc` now and return a handle failed with it. Any thread: no coroutine starts."""
+    task: Task[Any] = Task()
+    task._consumed = True  # reported here, once
+    task._finish(FAILED, exc=exc)
+    report(exc)
+    # Not a CoroutineTask, which only the GUI thread may make; it has no more public API.
+    return cast("CoroutineTask[Any]", task)
+
+
 def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[..., CoroutineTask[T]]:
     if not (inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn)):
         msg = (
@@ -348,10 +358,15 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         if not _scheduler.on_gui_thread():
             msg = (
                 f"qtasks slot {name} was called off the GUI thread; slots run on the GUI "
-                "thread: connect the signal with a queued connection, or use qtasks.run() "
-                "for work on a worker thread"
+                "thread: connect the signal with a queued connection, to an object that lives "
+                "on the GUI thread, or use qtasks.run() for work on a worker thread"
             )
-            raise RuntimeError(msg)
+            try:
+                raise RuntimeError(msg)
+            except RuntimeError as exc:
+                # Why not raise: a signal of another thread calls the slot
+                # there, and an exception escaping into Qt aborts the program.
+                return _refused(exc)
         if keep is not None and len(args) > keep:
             args = args[:keep]
         owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
@@ -411,6 +426,9 @@ def slot(fn: Callable[..., AnyCoroutine[T]] | None = None, /, *, reentry: str = 
     "ignore" (return the running call's handle) or "queue" (start after the
     earlier calls end, in call order). Raises ValueError for another reentry
     and TypeError, at decoration, for a function that is not a coroutine.
+    Called off the GUI thread, it starts nothing: it reports the error to
+    `sys.excepthook` and returns a handle failed with it (a signal may be
+    what called it, and an exception must not escape into Qt).
     """
     if reentry not in REENTRY:
         allowed = ", ".join(repr(value) for value in REENTRY)

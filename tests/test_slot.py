@@ -509,6 +509,26 @@ def test_a_slot_called_on_a_deleted_object_does_not_start(
     assert [] == hook_calls
 
 
+def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            log.append("started")
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    handle = qtasks_run(qtasks.run(box.go))
+    with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
+        handle.result()
+    assert [] == log
+    assert [handle.exception()] == hook_calls
+
+
 def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
     """For a plain function, 'queue' orders the calls of that function."""
     log: list[str] = []
