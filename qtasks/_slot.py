@@ -310,10 +310,23 @@ def _trim_count(fn: Callable[..., Any]) -> int | None:
     return count
 
 
-def _is_method(fn: Callable[..., Any]) -> bool:
-    """Tell whether `fn` is defined in a class body, so its first argument is its owner."""
-    parts = getattr(fn, "__qualname__", "").split(".")
-    return len(parts) >= 2 and parts[-2] != "<locals>"
+def _defining_class(fn: Callable[..., Any]) -> tuple[str, str] | None:
+    """Return the module and qualified name of the class whose body defines `fn`, or None."""
+    head, _, _ = getattr(fn, "__qualname__", "").rpartition(".")
+    if not head or head.endswith("<locals>"):
+        return None
+    return getattr(fn, "__module__", None) or "", head
+
+
+def _is_owner(defining: tuple[str, str], first: object) -> bool:
+    """Tell whether `first` is an instance (or, for a classmethod, a subclass) of the defining class.
+
+    Why not trust the class body alone: a staticmethod is defined there too,
+    and its first argument is a signal's argument, not its owner.
+    """
+    cls = first if isinstance(first, type) else type(first)
+    module, name = defining
+    return any(klass.__qualname__ == name and klass.__module__ == module for klass in cls.__mro__)
 
 
 def _instance_line(lines: _ByIdentity[_Line], instance: object, shared: _Line) -> _Line:
@@ -346,7 +359,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         raise TypeError(msg)
     name = callable_name(fn)
     keep = _trim_count(fn)
-    method = _is_method(fn)
+    defining = _defining_class(fn)
     # The calls of a plain function, and of methods of objects that cannot be weakly keyed.
     unowned = _Line()
     # The calls of a method of an object that is not a QObject, per object.
@@ -369,10 +382,11 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
                 return _refused(exc)
         if keep is not None and len(args) > keep:
             args = args[:keep]
-        owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
+        method = defining is not None and bool(args) and _is_owner(defining, args[0])
+        owner = _owner_of(args[0]) if method and isinstance(args[0], QObject) else None
         if owner is not None:
             line = owner.lines.setdefault(key, _Line())
-        elif method and args:
+        elif method:
             line = _instance_line(by_instance, args[0], unowned)
         else:
             line = unowned

@@ -611,6 +611,27 @@ def test_reentry_is_per_object_whatever_its_class_calls_equal(qtasks_run: Any, k
     assert [first, second] == qtasks_run(qtasks.gather(a, b))
 
 
+def test_a_staticmethod_slot_is_not_owned_by_its_first_argument(qtasks_run: Any) -> None:
+    """A staticmethod is not owned by its QObject argument: deleting it cancels nothing; reentry is shared."""
+    gate = Gate()
+
+    class Tools:
+        @staticmethod
+        @qtasks.slot(reentry="ignore")
+        def describe(item: QObject) -> Any:
+            name = item.objectName()
+            return (yield qtasks.run(gate, name))
+
+    first, second = QObject(), QObject()
+    first.setObjectName("first")
+    handle = Tools.describe(first)
+    assert handle is Tools.describe(second)
+    sip.delete(first)
+    assert not handle.done()
+    gate.opened.set()
+    assert "first" == qtasks_run(handle)
+
+
 def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
     """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
 
