@@ -25,7 +25,7 @@ import weakref
 from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, overload
 
 from PyQt5 import sip
-from PyQt5.QtCore import QEvent, QObject
+from PyQt5.QtCore import QEvent, QObject, Qt
 
 from . import _scheduler
 from ._bridge import report
@@ -115,7 +115,9 @@ class _Owner(QObject):
             # A late signal into a slot of an object already gone: nothing may start.
             self.gone = True
         else:
-            owner.destroyed.connect(self._on_destroyed)
+            # Why direct: an owner living on another thread is destroyed
+            # there, and a queued call would find the sender gone and be dropped.
+            owner.destroyed.connect(self._on_destroyed, Qt.DirectConnection)  # type: ignore[call-arg]
 
     def track(self, task: CoroutineTask[Any]) -> None:
         if not self.tasks:
@@ -151,6 +153,13 @@ class _Owner(QObject):
         return False
 
     def _on_destroyed(self, *_args: object) -> None:
+        """Cancel the owner's coroutines as it is destroyed. The owner's thread."""
+        if not _scheduler.on_gui_thread():
+            # Nothing resumes normally from now on (see _run_owned); the
+            # coroutines themselves are the GUI thread's to cancel.
+            self.gone = True
+            _scheduler.call_soon(self._end)
+            return
         destroying = _scheduler.STATE.destroying
         owner = self._owner()
         key = None if owner is None else id(owner)

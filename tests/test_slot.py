@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
 from support import Gate
 
@@ -456,6 +456,28 @@ def test_deleted_object_error_in_finally_is_not_reported(
     assert ["finally"] == log
     assert handle.cancelled()
     gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_an_owner_deleted_on_its_own_thread_cancels_its_slot(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose owner lives on another thread is cancelled when that thread deletes the owner."""
+    gate = Gate()
+    thread = QThread()
+    thread.start()
+    worker = Worker(gate)
+    worker.moveToThread(thread)
+    log = worker.log
+    handle = worker.go()
+    worker.deleteLater()
+    thread.quit()  # a finishing thread runs its deferred deletions
+    assert thread.wait(10_000)
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    assert ["finally"] == log
+    assert handle.cancelled()
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [] == hook_calls
 
