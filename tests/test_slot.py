@@ -482,6 +482,79 @@ def test_an_owner_deleted_on_its_own_thread_cancels_its_slot(
     assert [] == hook_calls
 
 
+class Nested(QWidget):
+    """A window whose slot waits on a helper coroutine that touches the window in finally."""
+
+    def __init__(self, gate: Gate, fail: bool = False) -> None:
+        super().__init__()
+        self.gate = gate
+        self.fail = fail
+        self.log: list[str] = []
+        self.label = QLabel("idle", self)
+
+    @qtasks.coroutine
+    def load(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.run(self.gate)
+        finally:
+            log.append("helper finally")
+            if self.fail:
+                raise ValueError("helper clean-up broke")
+            self.label.setText("idle")  # fails when the C++ object is already gone
+
+    @qtasks.slot
+    def on_load(self) -> Any:
+        log = self.log
+        try:
+            yield self.load()
+        finally:
+            log.append("slot finally")
+
+
+@pytest.mark.parametrize("how", ["deleteLater", "parent deleted", "sip.delete"])
+def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
+    qtbot: Any, hook_calls: list[BaseException], how: str
+) -> None:
+    """Deleting the owner unwinds the coroutine its slot awaits first; touching the dead owner is quiet."""
+    gate = Gate()
+    parent = QWidget()
+    window = Nested(gate)
+    window.setParent(parent)
+    log = window.log
+    handle = window.on_load()
+    if how == "deleteLater":
+        with qtbot.waitSignal(window.destroyed):
+            window.deleteLater()
+    elif how == "parent deleted":
+        with qtbot.waitSignal(window.destroyed):
+            parent.deleteLater()
+    else:
+        sip.delete(window)
+    assert ["helper finally", "slot finally"] == log
+    assert handle.cancelled()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_an_error_in_the_clean_up_of_a_coroutine_the_slot_waits_on_is_reported(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """An error not about the deleted owner, raised while its coroutines unwind, is reported once."""
+    gate = Gate()
+    window = Nested(gate, fail=True)
+    log = window.log
+    handle = window.on_load()
+    sip.delete(window)
+    assert ["helper finally", "slot finally"] == log
+    gate.opened.set()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
+    assert handle.done()
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
 def test_nothing_resumes_normally_after_the_owner_is_gone(
     qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
