@@ -29,8 +29,10 @@ from PyQt5.QtCore import QEvent, QObject, Qt
 
 from . import _scheduler
 from ._bridge import report
+from ._combinators import GatherTask
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
+from ._qt import TimeoutTask
 from ._task import FAILED, FINISHED, PENDING, Task, callable_name
 
 __all__ = ["slot"]
@@ -89,7 +91,7 @@ def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
     callbacks.append(fn)
 
 
-def _owner_gone_error(exc: BaseException) -> bool:
+def _owner_gone_error(exc: BaseException | None) -> bool:
     """Tell whether `exc` only says that a wrapped C++ object was deleted."""
     return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
 
@@ -181,10 +183,47 @@ class _Owner(QObject):
             if not tasks:
                 break
             for task in tasks:
-                task._cancel_now()
+                for inner in _cancel_now(task):
+                    if inner._state is FAILED and _owner_gone_error(inner._exc):
+                        # Why: a coroutine the slot awaits touched the deleted
+                        # owner in its clean-up; that is the deletion itself.
+                        inner._consume()
                 if task._state is PENDING:
                     task.cancel()
             self.tasks = {task: None for task in tasks if task._state is PENDING}
+
+
+def _cancel_now(task: Task[Any]) -> list[Task[Any]]:
+    """Cancel `task` now and, first, what it waits on: coroutines, through gather and timeout.
+
+    GUI thread. Innermost first, so every `finally` block runs before this
+    returns, those of the coroutines a slot awaits included (a plain
+    `cancel()` would run theirs on the next step, after the owner is gone).
+    Returns the tasks it cancelled.
+    """
+    # Depth first with a stack: reversed, each task comes after everything it waits on.
+    found: list[Task[Any]] = []
+    seen: set[Task[Any]] = set()
+    todo: list[Task[Any]] = [task]
+    while todo:
+        current = todo.pop()
+        if current._state is not PENDING or current in seen:
+            continue
+        seen.add(current)
+        found.append(current)
+        if isinstance(current, CoroutineTask):
+            waiting = current._waiting_on
+            todo.extend(() if waiting is None else (waiting,))
+        elif isinstance(current, GatherTask):
+            todo.extend(current._children or ())
+        elif isinstance(current, TimeoutTask) and current._child is not None:
+            todo.append(current._child)
+    for inner in reversed(found):
+        if isinstance(inner, CoroutineTask):
+            inner._cancel_now()
+        else:
+            inner.cancel()
+    return found
 
 
 def _owner_of(owner: QObject) -> _Owner:
@@ -407,7 +446,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
             if running and reentry == "ignore":
                 return running[-1]
             for task in running:  # reentry == "restart"
-                task._cancel_now()
+                _cancel_now(task)
         body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
         task = CoroutineTask(body, name, start=False)
         # Why before the first step: the body may re-enter this slot (a signal

@@ -485,9 +485,10 @@ def test_an_owner_deleted_on_its_own_thread_cancels_its_slot(
 class Nested(QWidget):
     """A window whose slot waits on a helper coroutine that touches the window in finally."""
 
-    def __init__(self, gate: Gate, fail: bool = False) -> None:
+    def __init__(self, gate: Gate, wrap: str, fail: bool = False) -> None:
         super().__init__()
         self.gate = gate
+        self.wrap = wrap
         self.fail = fail
         self.log: list[str] = []
         self.label = QLabel("idle", self)
@@ -507,19 +508,26 @@ class Nested(QWidget):
     def on_load(self) -> Any:
         log = self.log
         try:
-            yield self.load()
+            loading = self.load()
+            if self.wrap == "gather":
+                yield qtasks.gather(loading)
+            elif self.wrap == "timeout":
+                yield qtasks.timeout(60, loading)
+            else:
+                yield loading
         finally:
             log.append("slot finally")
 
 
+@pytest.mark.parametrize("wrap", ["directly", "gather", "timeout"])
 @pytest.mark.parametrize("how", ["deleteLater", "parent deleted", "sip.delete"])
 def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
-    qtbot: Any, hook_calls: list[BaseException], how: str
+    qtbot: Any, hook_calls: list[BaseException], how: str, wrap: str
 ) -> None:
     """Deleting the owner unwinds the coroutine its slot awaits first; touching the dead owner is quiet."""
     gate = Gate()
     parent = QWidget()
-    window = Nested(gate)
+    window = Nested(gate, wrap)
     window.setParent(parent)
     log = window.log
     handle = window.on_load()
@@ -538,12 +546,13 @@ def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
     assert [] == hook_calls
 
 
+@pytest.mark.parametrize("wrap", ["directly", "gather", "timeout"])
 def test_an_error_in_the_clean_up_of_a_coroutine_the_slot_waits_on_is_reported(
-    qtbot: Any, hook_calls: list[BaseException]
+    qtbot: Any, hook_calls: list[BaseException], wrap: str
 ) -> None:
     """An error not about the deleted owner, raised while its coroutines unwind, is reported once."""
     gate = Gate()
-    window = Nested(gate, fail=True)
+    window = Nested(gate, wrap, fail=True)
     log = window.log
     handle = window.on_load()
     sip.delete(window)
