@@ -11,9 +11,11 @@ Three jobs on top of `coroutine`:
   owner. An `_Owner` (one per owning QObject) sees the owner's DeferredDelete
   event, before `deleteLater` deletes it, and its `destroyed` signal, for every
   other way to go (parent deleted, `sip.delete`). Either way it cancels the
-  owner's coroutines at once, not on the next step: after `destroyed` the
-  object is gone, and their `finally` blocks should run while it is still
-  there where Qt allows it.
+  owner's coroutines, and first the coroutines they await, at once, not on
+  the next step: after `destroyed` the object is gone, and their `finally`
+  blocks should run while it is still there where Qt allows it. An owner
+  living on another thread is destroyed there: it is marked gone at once and
+  its coroutines are cancelled on the GUI thread.
 - Reentry. What a second call on the same owner does while one is running.
 """
 
