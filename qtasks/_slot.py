@@ -162,7 +162,10 @@ class _Owner(QObject):
             # Nothing resumes normally from now on (see _run_owned); the
             # coroutines themselves are the GUI thread's to cancel.
             self.gone = True
-            _scheduler.call_soon(self._end)
+            try:
+                _scheduler.call_soon(self._end)
+            except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+                report(exc)
             return
         destroying = _scheduler.STATE.destroying
         owner = self._owner()
