@@ -145,6 +145,60 @@ def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
     qtbot.waitUntil(lambda: not qtasks.running())
 
 
+class Clicks(QPushButton):
+    """A button whose clicked slots are stacked with @pyqtSlot() and @pyqtSlot(bool), in both orders."""
+
+    def __init__(self) -> None:
+        super().__init__("Go")
+        self.log: list[Any] = []
+
+    @pyqtSlot()
+    @qtasks.slot
+    def outside_no_args(self) -> Any:
+        self.log.append("outside ()")
+        return (yield qtasks.sleep(0))
+
+    @qtasks.slot
+    @pyqtSlot()
+    def inside_no_args(self) -> Any:
+        self.log.append("inside ()")
+        return (yield qtasks.sleep(0))
+
+    @pyqtSlot(bool)
+    @qtasks.slot
+    def outside_bool(self, checked: bool) -> Any:
+        self.log.append(("outside (bool)", checked))
+        return (yield qtasks.sleep(0))
+
+    @qtasks.slot
+    @pyqtSlot(bool)
+    def inside_bool(self, checked: bool) -> Any:
+        self.log.append(("inside (bool)", checked))
+        return (yield qtasks.sleep(0))
+
+
+@pytest.mark.parametrize("name", ["outside_no_args", "inside_no_args", "outside_bool", "inside_bool"])
+def test_pyqtslot_stacked_slots_take_clicked_and_return_the_handle(
+    qtbot: Any, qtasks_run: Any, name: str
+) -> None:
+    """clicked reaches a slot stacked with @pyqtSlot() or @pyqtSlot(bool); a direct call gets the handle."""
+    button = Clicks()
+    button.clicked.connect(getattr(button, name))
+    button.click()
+    expected = {
+        "outside_no_args": "outside ()",
+        "inside_no_args": "inside ()",
+        "outside_bool": ("outside (bool)", False),
+        "inside_bool": ("inside (bool)", False),
+    }[name]
+    assert [expected] == button.log
+    args = () if name.endswith("no_args") else (True,)
+    handle = getattr(button, name)(*args)
+    assert isinstance(handle, qtasks.CoroutineTask)
+    assert qtasks_run(handle) is None
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
 def test_decorating_a_plain_function_raises() -> None:
     """@slot on something that is not a coroutine raises TypeError at decoration."""
 
