@@ -448,10 +448,15 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
             turn = line.turn()
         elif reentry != "concurrent":
             running = line.running()
-            if running and reentry == "ignore":
-                return running[-1]
-            for task in running:  # reentry == "restart"
-                _cancel_now(task)
+            if reentry == "ignore":
+                # Why not a call with a cancel on its way: its cancel() said
+                # True, and handing it back would drop the new call for nothing.
+                live = [task for task in running if not task._must_cancel]
+                if live:
+                    return live[-1]
+            else:
+                for task in running:  # reentry == "restart"
+                    _cancel_now(task)
         body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
         task = CoroutineTask(body, name, start=False)
         # Why before the first step: the body may re-enter this slot (a signal

@@ -383,6 +383,24 @@ def test_ignore_returns_the_running_handle(qtbot: Any, qtasks_run: Any) -> None:
     assert [1, 3] == starts
 
 
+def test_ignore_starts_a_new_call_once_the_running_one_is_cancelled(qtasks_run: Any) -> None:
+    """reentry='ignore' does not hand back a call whose cancel() already returned True: the new call runs."""
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self, n: int) -> Any:
+            yield qtasks.sleep(0)
+            return n
+
+    box = Box()
+    first = box.go(1)
+    assert first.cancel()
+    second = box.go(2)
+    assert second is not first
+    assert 2 == qtasks_run(second)
+    assert first.cancelled()
+
+
 def test_queue_runs_calls_one_after_another_in_order(qtbot: Any, qtasks_run: Any) -> None:
     """reentry='queue' returns handles at once and runs the calls one at a time, in call order."""
     log: list[str] = []
