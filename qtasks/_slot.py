@@ -121,7 +121,10 @@ class _Owner(QObject):
         else:
             # Why direct: an owner living on another thread is destroyed
             # there, and a queued call would find the sender gone and be dropped.
-            owner.destroyed.connect(self._on_destroyed, Qt.DirectConnection)  # type: ignore[call-arg]
+            # Why not the bound method: this object may be collected before
+            # the owner is destroyed, and PyQt would then call a dead receiver.
+            on_destroyed = functools.partial(_destroyed, weakref.ref(self))
+            owner.destroyed.connect(on_destroyed, Qt.DirectConnection)  # type: ignore[call-arg]
 
     def track(self, task: CoroutineTask[Any]) -> None:
         if not self.tasks:
@@ -229,6 +232,13 @@ def _cancel_now(task: Task[Any]) -> list[Task[Any]]:
         else:
             inner.cancel()
     return found
+
+
+def _destroyed(ref: weakref.ref[_Owner], *_args: object) -> None:
+    """Tell the _Owner, if it is still there, that its owner is being destroyed. The owner's thread."""
+    state = ref()
+    if state is not None:
+        state._on_destroyed()
 
 
 def _owner_of(owner: QObject) -> _Owner:
