@@ -109,27 +109,48 @@ class CoroutineTask(Task[T]):
         """Throw `CancelledError` in at the current suspension right now, not on the next step.
 
         GUI thread. For an owner that is about to disappear (a QObject being
-        deleted): its `finally` blocks must run while it still exists. If the
-        coroutine is running (it is deleting its own owner), the throw happens
-        at its next suspension instead. Returns False if it is done.
+        deleted): its `finally` blocks must run while it still exists, and so
+        must those of the coroutines it waits on, down the chain, which are
+        cancelled the same way first, innermost first. One that fails in its
+        clean-up hands its exception to its awaiter instead of
+        `CancelledError`, as any awaited task would. If a coroutine is running
+        (it is deleting its own owner), the throw happens at its next
+        suspension instead. Returns False if it is done.
         """
         if self._state is not PENDING:
             return False
-        coro = self._coro
+        # Why a list, not recursion: the chain may be deeper than the recursion limit.
+        chain: list[CoroutineTask[Any]] = [self]
+        inner = self._waiting_on
+        while isinstance(inner, CoroutineTask) and inner._state is PENDING:
+            chain.append(inner)
+            inner = inner._waiting_on
+        for task in reversed(chain):
+            task._throw_cancel()
+        return True
+
+    def _throw_cancel(self) -> None:
+        """Throw `CancelledError` in now, or the failure of what it waited on; see _cancel_now."""
+        if self._state is not PENDING:
+            return
         self._must_cancel = True
-        if coro is None or self._stepping:
+        if self._coro is None or self._stepping:
             # Why: not only while the body runs: also while _step starts a
             # coroutine object the body yielded, which may delete the owner.
             # _step sees the flag at its next suspension.
-            return True
+            return
         waiting = self._waiting_on
         # Why: forgetting the child first makes its late wake-up, and the
         # _resume_cancelled an earlier cancel() queued, no-ops.
         self._waiting_on = None
+        exc: BaseException = CancelledError()
         if waiting is not None:
-            waiting.cancel()
-        self._step(None, None)
-        return True
+            if waiting._state is FAILED:
+                exc = waiting._outcome()[1] or exc
+            else:
+                waiting.cancel()
+        self._must_cancel = False
+        self._step(None, exc)
 
     def _resume_cancelled(self) -> None:
         if self._state is PENDING and self._waiting_on is None:

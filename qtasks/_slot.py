@@ -11,9 +11,11 @@ Three jobs on top of `coroutine`:
   owner. An `_Owner` (one per owning QObject) sees the owner's DeferredDelete
   event, before `deleteLater` deletes it, and its `destroyed` signal, for every
   other way to go (parent deleted, `sip.delete`). Either way it cancels the
-  owner's coroutines at once, not on the next step: after `destroyed` the
-  object is gone, and their `finally` blocks should run while it is still
-  there where Qt allows it.
+  owner's coroutines, and first the coroutines they await, at once, not on
+  the next step: after `destroyed` the object is gone, and their `finally`
+  blocks should run while it is still there where Qt allows it. An owner
+  living on another thread is destroyed there: it is marked gone at once and
+  its coroutines are cancelled on the GUI thread.
 - Reentry. What a second call on the same owner does while one is running.
 """
 
@@ -22,26 +24,62 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from typing import Any, Callable, Final, Generator, TypeVar, overload
+from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, overload
 
 from PyQt5 import sip
-from PyQt5.QtCore import QEvent, QObject
+from PyQt5.QtCore import QEvent, QObject, Qt
 
 from . import _scheduler
 from ._bridge import report
+from ._combinators import GatherTask
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
-from ._task import FINISHED, PENDING, Task, callable_name
+from ._qt import TimeoutTask
+from ._task import FAILED, FINISHED, PENDING, Task, callable_name
 
 __all__ = ["slot"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 REENTRY: Final = ("concurrent", "restart", "ignore", "queue")
 
+
+class _ByIdentity(Generic[V]):
+    """A value per live object, found by identity; the entry goes when the object is collected.
+
+    Why not a WeakKeyDictionary: it keys by the object's own `__eq__` and
+    `__hash__`, so two equal owners would share one state, and an owner
+    defining `__eq__` alone (a dataclass) could not be a key at all.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[weakref.ref[Any], V]] = {}
+
+    def get(self, obj: object) -> V | None:
+        item = self._items.get(id(obj))
+        return item[1] if item is not None and item[0]() is obj else None
+
+    def add(self, obj: object, value: V) -> V:
+        """Store `value` for `obj`; raise TypeError if `obj` cannot be weakly referenced."""
+        key = id(obj)
+        items = self._items
+
+        def drop(ref: weakref.ref[Any]) -> None:
+            # Any thread (wherever the object was freed); its id is not reused before this runs.
+            item = items.get(key)
+            if item is not None and item[0] is ref:
+                items.pop(key, None)
+
+        items[key] = (weakref.ref(obj, drop), value)
+        return value
+
+
 # One _Owner per QObject that has started a slot coroutine; weak, so a
 # forgotten widget is not kept alive by qtasks.
-_OWNERS: weakref.WeakKeyDictionary[QObject, _Owner] = weakref.WeakKeyDictionary()
+_OWNERS: _ByIdentity[_Owner] = _ByIdentity()
 
 
 def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
@@ -55,7 +93,7 @@ def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
     callbacks.append(fn)
 
 
-def _owner_gone_error(exc: BaseException) -> bool:
+def _owner_gone_error(exc: BaseException | None) -> bool:
     """Tell whether `exc` only says that a wrapped C++ object was deleted."""
     return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
 
@@ -81,7 +119,12 @@ class _Owner(QObject):
             # A late signal into a slot of an object already gone: nothing may start.
             self.gone = True
         else:
-            owner.destroyed.connect(self._on_destroyed)
+            # Why direct: an owner living on another thread is destroyed
+            # there, and a queued call would find the sender gone and be dropped.
+            # Why not the bound method: this object may be collected before
+            # the owner is destroyed, and PyQt would then call a dead receiver.
+            on_destroyed = functools.partial(_destroyed, weakref.ref(self))
+            owner.destroyed.connect(on_destroyed, Qt.DirectConnection)  # type: ignore[call-arg]
 
     def track(self, task: CoroutineTask[Any]) -> None:
         if not self.tasks:
@@ -117,6 +160,16 @@ class _Owner(QObject):
         return False
 
     def _on_destroyed(self, *_args: object) -> None:
+        """Cancel the owner's coroutines as it is destroyed. The owner's thread."""
+        if not _scheduler.on_gui_thread():
+            # Nothing resumes normally from now on (see _run_owned); the
+            # coroutines themselves are the GUI thread's to cancel.
+            self.gone = True
+            try:
+                _scheduler.call_soon(self._end)
+            except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
+                report(exc)
+            return
         destroying = _scheduler.STATE.destroying
         owner = self._owner()
         key = None if owner is None else id(owner)
@@ -138,16 +191,60 @@ class _Owner(QObject):
             if not tasks:
                 break
             for task in tasks:
-                task._cancel_now()
+                for inner in _cancel_now(task):
+                    if inner._state is FAILED and _owner_gone_error(inner._exc):
+                        # Why: a coroutine the slot awaits touched the deleted
+                        # owner in its clean-up; that is the deletion itself.
+                        inner._consume()
                 if task._state is PENDING:
                     task.cancel()
             self.tasks = {task: None for task in tasks if task._state is PENDING}
 
 
+def _cancel_now(task: Task[Any]) -> list[Task[Any]]:
+    """Cancel `task` now and, first, what it waits on: coroutines, through gather and timeout.
+
+    GUI thread. Innermost first, so every `finally` block runs before this
+    returns, those of the coroutines a slot awaits included (a plain
+    `cancel()` would run theirs on the next step, after the owner is gone).
+    Returns the tasks it cancelled.
+    """
+    # Depth first with a stack: reversed, each task comes after everything it waits on.
+    found: list[Task[Any]] = []
+    seen: set[Task[Any]] = set()
+    todo: list[Task[Any]] = [task]
+    while todo:
+        current = todo.pop()
+        if current._state is not PENDING or current in seen:
+            continue
+        seen.add(current)
+        found.append(current)
+        if isinstance(current, CoroutineTask):
+            waiting = current._waiting_on
+            todo.extend(() if waiting is None else (waiting,))
+        elif isinstance(current, GatherTask):
+            todo.extend(current._children or ())
+        elif isinstance(current, TimeoutTask) and current._child is not None:
+            todo.append(current._child)
+    for inner in reversed(found):
+        if isinstance(inner, CoroutineTask):
+            inner._cancel_now()
+        else:
+            inner.cancel()
+    return found
+
+
+def _destroyed(ref: weakref.ref[_Owner], *_args: object) -> None:
+    """Tell the _Owner, if it is still there, that its owner is being destroyed. The owner's thread."""
+    state = ref()
+    if state is not None:
+        state._on_destroyed()
+
+
 def _owner_of(owner: QObject) -> _Owner:
     existing = _OWNERS.get(owner)
     if existing is None:
-        existing = _OWNERS[owner] = _Owner(owner)
+        existing = _OWNERS.add(owner, _Owner(owner))
     return existing
 
 
@@ -276,21 +373,44 @@ def _trim_count(fn: Callable[..., Any]) -> int | None:
     return count
 
 
-def _is_method(fn: Callable[..., Any]) -> bool:
-    """Tell whether `fn` is defined in a class body, so its first argument is its owner."""
-    parts = getattr(fn, "__qualname__", "").split(".")
-    return len(parts) >= 2 and parts[-2] != "<locals>"
+def _defining_class(fn: Callable[..., Any]) -> tuple[str, str] | None:
+    """Return the module and qualified name of the class whose body defines `fn`, or None."""
+    head, _, _ = getattr(fn, "__qualname__", "").rpartition(".")
+    if not head or head.endswith("<locals>"):
+        return None
+    return getattr(fn, "__module__", None) or "", head
 
 
-def _instance_line(lines: weakref.WeakKeyDictionary[object, _Line], instance: object, shared: _Line) -> _Line:
-    """The line of calls on `instance`; `shared` for an object that is not hashable or weakly referable."""
-    try:
-        line = lines.get(instance)
-        if line is None:
-            line = lines[instance] = _Line()
-    except TypeError:
-        return shared
+def _is_owner(defining: tuple[str, str], first: object) -> bool:
+    """Tell whether `first` is an instance (or, for a classmethod, a subclass) of the defining class.
+
+    Why not trust the class body alone: a staticmethod is defined there too,
+    and its first argument is a signal's argument, not its owner.
+    """
+    cls = first if isinstance(first, type) else type(first)
+    module, name = defining
+    return any(klass.__qualname__ == name and klass.__module__ == module for klass in cls.__mro__)
+
+
+def _instance_line(lines: _ByIdentity[_Line], instance: object, shared: _Line) -> _Line:
+    """The line of calls on `instance`; `shared` for an object that cannot be weakly referenced."""
+    line = lines.get(instance)
+    if line is None:
+        try:
+            line = lines.add(instance, _Line())
+        except TypeError:
+            return shared
     return line
+
+
+def _refused(exc: BaseException) -> CoroutineTask[Any]:
+    """Report `exc` now and return a handle failed with it. Any thread: no coroutine starts."""
+    task: Task[Any] = Task()
+    task._consumed = True  # reported here, once
+    task._finish(FAILED, exc=exc)
+    report(exc)
+    # Not a CoroutineTask, which only the GUI thread may make; it has no more public API.
+    return cast("CoroutineTask[Any]", task)
 
 
 def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[..., CoroutineTask[T]]:
@@ -302,11 +422,11 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         raise TypeError(msg)
     name = callable_name(fn)
     keep = _trim_count(fn)
-    method = _is_method(fn)
+    defining = _defining_class(fn)
     # The calls of a plain function, and of methods of objects that cannot be weakly keyed.
     unowned = _Line()
     # The calls of a method of an object that is not a QObject, per object.
-    by_instance: weakref.WeakKeyDictionary[object, _Line] = weakref.WeakKeyDictionary()
+    by_instance: _ByIdentity[_Line] = _ByIdentity()
     key = object()
 
     @functools.wraps(fn)
@@ -314,16 +434,22 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         if not _scheduler.on_gui_thread():
             msg = (
                 f"qtasks slot {name} was called off the GUI thread; slots run on the GUI "
-                "thread: connect the signal with a queued connection, or use qtasks.run() "
-                "for work on a worker thread"
+                "thread: connect the signal with a queued connection, to an object that lives "
+                "on the GUI thread, or use qtasks.run() for work on a worker thread"
             )
-            raise RuntimeError(msg)
+            try:
+                raise RuntimeError(msg)
+            except RuntimeError as exc:
+                # Why not raise: a signal of another thread calls the slot
+                # there, and an exception escaping into Qt aborts the program.
+                return _refused(exc)
         if keep is not None and len(args) > keep:
             args = args[:keep]
-        owner = _owner_of(args[0]) if method and args and isinstance(args[0], QObject) else None
+        method = defining is not None and bool(args) and _is_owner(defining, args[0])
+        owner = _owner_of(args[0]) if method and isinstance(args[0], QObject) else None
         if owner is not None:
             line = owner.lines.setdefault(key, _Line())
-        elif method and args:
+        elif method:
             line = _instance_line(by_instance, args[0], unowned)
         else:
             line = unowned
@@ -332,10 +458,15 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
             turn = line.turn()
         elif reentry != "concurrent":
             running = line.running()
-            if running and reentry == "ignore":
-                return running[-1]
-            for task in running:  # reentry == "restart"
-                task._cancel_now()
+            if reentry == "ignore":
+                # Why not a call with a cancel on its way: its cancel() said
+                # True, and handing it back would drop the new call for nothing.
+                live = [task for task in running if not task._must_cancel]
+                if live:
+                    return live[-1]
+            else:
+                for task in running:  # reentry == "restart"
+                    _cancel_now(task)
         body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
         task = CoroutineTask(body, name, start=False)
         # Why before the first step: the body may re-enter this slot (a signal
@@ -377,6 +508,9 @@ def slot(fn: Callable[..., AnyCoroutine[T]] | None = None, /, *, reentry: str = 
     "ignore" (return the running call's handle) or "queue" (start after the
     earlier calls end, in call order). Raises ValueError for another reentry
     and TypeError, at decoration, for a function that is not a coroutine.
+    Called off the GUI thread, it starts nothing: it reports the error to
+    `sys.excepthook` and returns a handle failed with it (a signal may be
+    what called it, and an exception must not escape into Qt).
     """
     if reentry not in REENTRY:
         allowed = ", ".join(repr(value) for value in REENTRY)

@@ -31,6 +31,14 @@ def run_script(name: str) -> subprocess.CompletedProcess[str]:
         ("error_in_finally_at_quit", ["RuntimeError: boom-in-finally-at-quit"]),
         ("coroutine_on_a_signal", ["TypeError: on_click() takes 0 positional arguments but 1 was given"]),
         ("owner_deleted_at_every_suspension", []),
+        (
+            "slot_off_the_gui_thread",
+            [
+                "RuntimeError: qtasks slot Box.on_poke was called off the GUI thread; slots run on "
+                "the GUI thread: connect the signal with a queued connection, to an object that "
+                "lives on the GUI thread, or use qtasks.run() for work on a worker thread"
+            ],
+        ),
     ],
 )
 def test_every_error_is_printed_once_and_the_process_exits_normally(script: str, errors: list[str]) -> None:

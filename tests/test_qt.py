@@ -232,6 +232,32 @@ def test_timeout_of_a_coroutine_in_a_coroutine(qtasks_run: Any) -> None:
     assert ["slow cleaned up"] == log
 
 
+def test_timeout_of_a_finished_task_gives_its_result_even_at_zero(qtasks_run: Any) -> None:
+    """timeout() of an awaitable that is already done gives its result, starting no timer."""
+    done = qtasks.run(abs, -3)
+    qtasks_run(done)
+    bounded = qtasks.timeout(0, done)
+    assert [] == live_timers()
+    assert 3 == qtasks_run(bounded)
+
+
+def test_timeout_starts_a_coroutine_object_and_cancels_it_at_the_deadline(qtasks_run: Any) -> None:
+    """A bare coroutine object given to timeout() runs, and is cancelled (finally runs) at the deadline."""
+    log: list[str] = []
+
+    async def slow() -> None:
+        log.append("started")
+        try:
+            await qtasks.sleep(60)
+        finally:
+            log.append("cleaned up")
+
+    with pytest.raises(qtasks.TimeoutError, match=r"did not finish in time"):
+        qtasks_run(qtasks.timeout(0.01, slow()))
+    qtasks_run(qtasks.sleep(0))
+    assert ["started", "cleaned up"] == log
+
+
 def test_cancelling_a_timeout_cancels_the_awaitable() -> None:
     """Cancelling the timeout task cancels what it waits for and its timer."""
     inner = qtasks.sleep(60)
@@ -281,6 +307,8 @@ def test_a_tight_progress_loop_keeps_the_gui_responsive(qtbot: Any, qtasks_run: 
     timer.stop()
     assert 999_999 == values[-1]
     assert values == sorted(values)
+    # Coalesced: the listener ran once per GUI turn at most, nowhere near once per report.
+    assert len(values) < 10**5
     # The timer kept firing while the loop ran: the event loop was not flooded.
     assert ticks_seen_by_worker[0] > ticks_at_start
 

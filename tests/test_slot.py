@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 from typing import Any
 
 import pytest
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
 from support import Gate
 
@@ -141,6 +142,60 @@ def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
     assert ["hello"] == box.log
     handle = box.on_text("direct")
     assert isinstance(handle, qtasks.CoroutineTask)
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+class Clicks(QPushButton):
+    """A button whose clicked slots are stacked with @pyqtSlot() and @pyqtSlot(bool), in both orders."""
+
+    def __init__(self) -> None:
+        super().__init__("Go")
+        self.log: list[Any] = []
+
+    @pyqtSlot()
+    @qtasks.slot
+    def outside_no_args(self) -> Any:
+        self.log.append("outside ()")
+        return (yield qtasks.sleep(0))
+
+    @qtasks.slot
+    @pyqtSlot()
+    def inside_no_args(self) -> Any:
+        self.log.append("inside ()")
+        return (yield qtasks.sleep(0))
+
+    @pyqtSlot(bool)
+    @qtasks.slot
+    def outside_bool(self, checked: bool) -> Any:
+        self.log.append(("outside (bool)", checked))
+        return (yield qtasks.sleep(0))
+
+    @qtasks.slot
+    @pyqtSlot(bool)
+    def inside_bool(self, checked: bool) -> Any:
+        self.log.append(("inside (bool)", checked))
+        return (yield qtasks.sleep(0))
+
+
+@pytest.mark.parametrize("name", ["outside_no_args", "inside_no_args", "outside_bool", "inside_bool"])
+def test_pyqtslot_stacked_slots_take_clicked_and_return_the_handle(
+    qtbot: Any, qtasks_run: Any, name: str
+) -> None:
+    """clicked reaches a slot stacked with @pyqtSlot() or @pyqtSlot(bool); a direct call gets the handle."""
+    button = Clicks()
+    button.clicked.connect(getattr(button, name))
+    button.click()
+    expected = {
+        "outside_no_args": "outside ()",
+        "inside_no_args": "inside ()",
+        "outside_bool": ("outside (bool)", False),
+        "inside_bool": ("inside (bool)", False),
+    }[name]
+    assert [expected] == button.log
+    args = () if name.endswith("no_args") else (True,)
+    handle = getattr(button, name)(*args)
+    assert isinstance(handle, qtasks.CoroutineTask)
+    assert qtasks_run(handle) is None
     qtbot.waitUntil(lambda: not qtasks.running())
 
 
@@ -328,6 +383,24 @@ def test_ignore_returns_the_running_handle(qtbot: Any, qtasks_run: Any) -> None:
     assert [1, 3] == starts
 
 
+def test_ignore_starts_a_new_call_once_the_running_one_is_cancelled(qtasks_run: Any) -> None:
+    """reentry='ignore' does not hand back a call whose cancel() already returned True: the new call runs."""
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self, n: int) -> Any:
+            yield qtasks.sleep(0)
+            return n
+
+    box = Box()
+    first = box.go(1)
+    assert first.cancel()
+    second = box.go(2)
+    assert second is not first
+    assert 2 == qtasks_run(second)
+    assert first.cancelled()
+
+
 def test_queue_runs_calls_one_after_another_in_order(qtbot: Any, qtasks_run: Any) -> None:
     """reentry='queue' returns handles at once and runs the calls one at a time, in call order."""
     log: list[str] = []
@@ -459,6 +532,110 @@ def test_deleted_object_error_in_finally_is_not_reported(
     assert [] == hook_calls
 
 
+def test_an_owner_deleted_on_its_own_thread_cancels_its_slot(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose owner lives on another thread is cancelled when that thread deletes the owner."""
+    gate = Gate()
+    thread = QThread()
+    thread.start()
+    worker = Worker(gate)
+    worker.moveToThread(thread)
+    log = worker.log
+    handle = worker.go()
+    worker.deleteLater()
+    thread.quit()  # a finishing thread runs its deferred deletions
+    assert thread.wait(10_000)
+    gate.opened.set()
+    qtbot.waitUntil(handle.done)
+    assert ["finally"] == log
+    assert handle.cancelled()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+class Nested(QWidget):
+    """A window whose slot waits on a helper coroutine that touches the window in finally."""
+
+    def __init__(self, gate: Gate, wrap: str, fail: bool = False) -> None:
+        super().__init__()
+        self.gate = gate
+        self.wrap = wrap
+        self.fail = fail
+        self.log: list[str] = []
+        self.label = QLabel("idle", self)
+
+    @qtasks.coroutine
+    def load(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.run(self.gate)
+        finally:
+            log.append("helper finally")
+            if self.fail:
+                raise ValueError("helper clean-up broke")
+            self.label.setText("idle")  # fails when the C++ object is already gone
+
+    @qtasks.slot
+    def on_load(self) -> Any:
+        log = self.log
+        try:
+            loading = self.load()
+            if self.wrap == "gather":
+                yield qtasks.gather(loading)
+            elif self.wrap == "timeout":
+                yield qtasks.timeout(60, loading)
+            else:
+                yield loading
+        finally:
+            log.append("slot finally")
+
+
+@pytest.mark.parametrize("wrap", ["directly", "gather", "timeout"])
+@pytest.mark.parametrize("how", ["deleteLater", "parent deleted", "sip.delete"])
+def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
+    qtbot: Any, hook_calls: list[BaseException], how: str, wrap: str
+) -> None:
+    """Deleting the owner unwinds the coroutine its slot awaits first; touching the dead owner is quiet."""
+    gate = Gate()
+    parent = QWidget()
+    window = Nested(gate, wrap)
+    window.setParent(parent)
+    log = window.log
+    handle = window.on_load()
+    if how == "deleteLater":
+        with qtbot.waitSignal(window.destroyed):
+            window.deleteLater()
+    elif how == "parent deleted":
+        with qtbot.waitSignal(window.destroyed):
+            parent.deleteLater()
+    else:
+        sip.delete(window)
+    assert ["helper finally", "slot finally"] == log
+    assert handle.cancelled()
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+@pytest.mark.parametrize("wrap", ["directly", "gather", "timeout"])
+def test_an_error_in_the_clean_up_of_a_coroutine_the_slot_waits_on_is_reported(
+    qtbot: Any, hook_calls: list[BaseException], wrap: str
+) -> None:
+    """An error not about the deleted owner, raised while its coroutines unwind, is reported once."""
+    gate = Gate()
+    window = Nested(gate, wrap, fail=True)
+    log = window.log
+    handle = window.on_load()
+    sip.delete(window)
+    assert ["helper finally", "slot finally"] == log
+    gate.opened.set()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
+    assert handle.done()
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
 def test_nothing_resumes_normally_after_the_owner_is_gone(
     qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
@@ -508,6 +685,26 @@ def test_a_slot_called_on_a_deleted_object_does_not_start(
     assert [] == hook_calls
 
 
+def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            log.append("started")
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    handle = qtasks_run(qtasks.run(box.go))
+    with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
+        handle.result()
+    assert [] == log
+    assert [handle.exception()] == hook_calls
+
+
 def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
     """For a plain function, 'queue' orders the calls of that function."""
     log: list[str] = []
@@ -542,6 +739,73 @@ def test_reentry_on_a_plain_class_is_per_instance(qtasks_run: Any) -> None:
     qtasks_run(qtasks.sleep(0))
     gc.collect()
     assert ref() is None
+
+
+class EqualByValue(QObject):
+    """A QObject whose instances all compare equal and hash alike."""
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EqualByValue)
+
+    def __hash__(self) -> int:
+        return 0
+
+    @qtasks.slot(reentry="ignore")
+    def go(self) -> Any:
+        return (yield qtasks.run(self.gate, self))
+
+
+class EqualUnhashable(EqualByValue):
+    """A QObject whose instances all compare equal and cannot be hashed."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass
+class Record:
+    """A plain dataclass: its instances compare by their fields and cannot be hashed."""
+
+    gate: Gate
+
+    @qtasks.slot(reentry="ignore")
+    def go(self) -> Any:
+        return (yield qtasks.run(self.gate, self))
+
+
+@pytest.mark.parametrize("kind", [EqualByValue, EqualUnhashable, Record])
+def test_reentry_is_per_object_whatever_its_class_calls_equal(qtasks_run: Any, kind: type[Any]) -> None:
+    """Objects that compare equal, or cannot be hashed, each get their own reentry state."""
+    gate = Gate()
+    first, second = kind(gate), kind(gate)
+    a, b = first.go(), second.go()
+    assert a is not b
+    gate.opened.set()
+    assert [first, second] == qtasks_run(qtasks.gather(a, b))
+
+
+def test_a_staticmethod_slot_is_not_owned_by_its_first_argument(qtasks_run: Any) -> None:
+    """A staticmethod is not owned by its QObject argument: deleting it cancels nothing; reentry is shared."""
+    gate = Gate()
+
+    class Tools:
+        @staticmethod
+        @qtasks.slot(reentry="ignore")
+        def describe(item: QObject) -> Any:
+            name = item.objectName()
+            return (yield qtasks.run(gate, name))
+
+    first, second = QObject(), QObject()
+    first.setObjectName("first")
+    handle = Tools.describe(first)
+    assert handle is Tools.describe(second)
+    sip.delete(first)
+    assert not handle.done()
+    gate.opened.set()
+    assert "first" == qtasks_run(handle)
 
 
 def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
