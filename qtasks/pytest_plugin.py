@@ -13,6 +13,7 @@ from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
 from ._qt import _MAX_INTERVAL_MS, _check_seconds
 from ._scheduler import bridge
+from ._task import Task
 from .testing import ManualPool, manual_pool
 
 __all__ = ["qtasks_manual_pool", "qtasks_run"]
@@ -38,27 +39,7 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
         )
         raise TypeError(msg)
     if not task.done():
-        loop = QEventLoop()
-        timed_out: list[bool] = []
-
-        def time_out() -> None:
-            timed_out.append(True)
-            loop.quit()
-
-        timer = QTimer()
-        timer.setSingleShot(True)
-        timer.timeout.connect(time_out)
-        if not math.isinf(seconds):
-            timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
-        task.add_done_callback(lambda _task: loop.quit())
-        while not task.done() and not timed_out:
-            if loop.exec_() == _LOOP_REFUSED:
-                # Why: once QApplication.quit() has run outside app.exec_()
-                # (in a test of a Quit action, say), every QEventLoop returns
-                # at once; the events are then processed here, as it would.
-                QCoreApplication.processEvents(QEventLoop.AllEvents | QEventLoop.WaitForMoreEvents)
-                QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
-        timer.stop()
+        _spin(task, seconds)
     if not task.done():
         # Named before the cancel, which stops it waiting on anything.
         msg = f"{task!r} was not done after {timeout} s"
@@ -67,6 +48,37 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
         bridge().run_pending()
         raise QtasksTimeoutError(msg)
     return task.result()
+
+
+def _spin(task: Task[Any], seconds: float) -> None:
+    """Run a Qt event loop until `task` is done or `seconds` pass. GUI thread.
+
+    Why a function of its own: the event loop and the timer live only in its
+    frame, so a traceback of the task's exception, raised by the caller,
+    cannot keep these QObjects alive in a reference cycle for a garbage
+    collection that may run on a worker thread, where deleting them crashes.
+    """
+    loop = QEventLoop()
+    timed_out: list[bool] = []
+
+    def time_out() -> None:
+        timed_out.append(True)
+        loop.quit()
+
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(time_out)
+    if not math.isinf(seconds):
+        timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
+    task.add_done_callback(lambda _task: loop.quit())
+    while not task.done() and not timed_out:
+        if loop.exec_() == _LOOP_REFUSED:
+            # Why: once QApplication.quit() has run outside app.exec_()
+            # (in a test of a Quit action, say), every QEventLoop returns
+            # at once; the events are then processed here, as it would.
+            QCoreApplication.processEvents(QEventLoop.AllEvents | QEventLoop.WaitForMoreEvents)
+            QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    timer.stop()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -45,6 +46,10 @@ def _qtasks_clean(qapp: QApplication) -> Iterator[None]:
         for timer in timers:  # so the next test starts clean
             timer.stop()
             timer.setParent(None)
+    # Why: what the test left in reference cycles (widgets, event loops) must
+    # be freed here, on the GUI thread; a later collection may run on a worker
+    # thread, and deleting a GUI-thread QObject there can crash the process.
+    gc.collect()
     pool_left = _pool.set_default_pool(None)
     _pool.set_default_pool(pool_left if isinstance(pool_left, qtasks.Pool) else None)
     assert [] == leftover, "the test left tasks running"

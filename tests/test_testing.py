@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PyQt5.QtCore import QObject
 from support import run_pytest
 
 import qtasks
@@ -420,3 +422,21 @@ def test_qtasks_run_still_waits_after_the_application_was_told_to_quit(tmp_path:
     """After QApplication.quit(), before or during the wait, qtasks_run still waits for the task."""
     output = run_user_tests(tmp_path, QUITTING_TESTS)
     assert "3 passed" in output, output
+
+
+def test_qtasks_run_keeps_no_qobject_in_the_traceback_of_what_it_raises(qtasks_run: Any) -> None:
+    """The frames of the task's exception hold no QEventLoop or QTimer of qtasks_run.
+
+    The exception and its frames form a reference cycle with the task, freed
+    by whichever thread next collects garbage, and deleting a GUI-thread
+    QObject on a worker thread can crash the process.
+    """
+    with pytest.raises(ValueError, match="invalid literal") as info:
+        qtasks_run(qtasks.run(int, "x"))
+    held = [
+        (frame.f_code.co_name, name)
+        for frame, _line in traceback.walk_tb(info.value.__traceback__)
+        for name, value in frame.f_locals.items()
+        if isinstance(value, QObject)
+    ]
+    assert [] == held
