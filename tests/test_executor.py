@@ -218,6 +218,33 @@ def test_cancel_running_thread_pool_work_drops_its_late_result(qtasks_run: Any) 
     assert task.cancel() is False
 
 
+def test_a_thread_pool_executor_function_reports_progress_and_sees_its_cancel(qtbot: Any) -> None:
+    """In run_in on a ThreadPoolExecutor, report_progress() reaches the task and check_cancelled() raises."""
+    entered = threading.Event()
+    outcome: list[str] = []
+
+    def cooperative() -> None:
+        qtasks.report_progress("started")
+        entered.set()
+        try:
+            for _ in range(10_000):  # about ten seconds of work, checked between steps
+                qtasks.check_cancelled()
+                threading.Event().wait(0.001)
+        except qtasks.CancelledError:
+            outcome.append("saw the cancel")
+            raise
+        outcome.append("never saw the cancel")
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        task = qtasks.run_in(executor, cooperative)
+        progress: list[object] = []
+        task.on_progress(progress.append)
+        assert entered.wait(10)
+        qtbot.waitUntil(lambda: ["started"] == progress)
+        assert task.cancel() is True
+    assert ["saw the cancel"] == outcome
+
+
 def test_wrap_an_already_done_future(qtasks_run: Any) -> None:
     """wrap() of a finished future gives its result; of a failed one, its exception."""
     done: Future[int] = Future()

@@ -113,11 +113,10 @@ def run_schedule(
 
     for offset in range(rng.randint(1, 10)):
         key = first_key + offset
+        mode = rng.choice((0, 0, 0, 1, 2, 3))
         if isinstance(pool, qtasks.Pool):
-            mode = rng.choice((0, 0, 0, 1, 2, 3))
             task: qtasks.Task[int] = pool.run(tally.work, key, mode)
-        else:  # no report_progress() outside qtasks' own pools
-            mode = rng.choice((0, 0, 0, 1, 2))
+        else:
             task = qtasks.run_in(pool, tally.work, key, mode)
         if mode == 3:
             tally.progress[key] = None
