@@ -261,6 +261,15 @@ def test_closing_a_window_cancels_its_slot_before_deletion(
     assert [] == hook_calls
 
 
+def delete(qtbot: Any, owner: QObject, parent: QObject, how: str) -> None:
+    """Delete `owner` the way `how` says: "deleteLater", "parent deleted" or "sip.delete"."""
+    if how == "sip.delete":
+        sip.delete(owner)
+        return
+    with qtbot.waitSignal(owner.destroyed):
+        (owner if how == "deleteLater" else parent).deleteLater()
+
+
 @pytest.mark.parametrize("how", ["deleteLater", "parent deleted", "sip.delete"])
 def test_deleting_the_owner_cancels_without_reporting(
     qtbot: Any, hook_calls: list[BaseException], how: str
@@ -273,14 +282,7 @@ def test_deleting_the_owner_cancels_without_reporting(
     handle = window.on_load()
     log = window.log
     assert gate.entered.wait(10)
-    if how == "deleteLater":
-        with qtbot.waitSignal(window.destroyed):
-            window.deleteLater()
-    elif how == "parent deleted":
-        with qtbot.waitSignal(window.destroyed):
-            parent.deleteLater()
-    else:
-        sip.delete(window)
+    delete(qtbot, window, parent, how)
     assert ["cancelled", "finally"] == log
     assert handle.cancelled()
     gate.opened.set()
@@ -603,14 +605,7 @@ def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
     window.setParent(parent)
     log = window.log
     handle = window.on_load()
-    if how == "deleteLater":
-        with qtbot.waitSignal(window.destroyed):
-            window.deleteLater()
-    elif how == "parent deleted":
-        with qtbot.waitSignal(window.destroyed):
-            parent.deleteLater()
-    else:
-        sip.delete(window)
+    delete(qtbot, window, parent, how)
     assert ["helper finally", "slot finally"] == log
     assert handle.cancelled()
     gate.opened.set()
@@ -924,10 +919,9 @@ def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qt
     parent = QObject()
     box = Box(parent)
     handle = box.go()
-    if how == "deleteLater":
-        with qtbot.waitSignal(box.destroyed):
-            box.deleteLater()
+    if how == "parent deleted":
+        sip.delete(parent)  # at once, as a C++ parent deletes its children
     else:
-        sip.delete(box if how == "sip.delete" else parent)
+        delete(qtbot, box, parent, how)
     assert handle.cancelled()
     assert [] == [record.message for record in qtlog.records]
