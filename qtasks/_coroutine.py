@@ -105,32 +105,17 @@ class CoroutineTask(Task[T]):
             _scheduler.call_soon(task._resume_cancelled)
         return True
 
-    def _cancel_now(self) -> bool:
+    def _cancel_now(self) -> None:
         """Throw `CancelledError` in at the current suspension right now, not on the next step.
 
-        GUI thread. For an owner that is about to disappear (a QObject being
-        deleted): its `finally` blocks must run while it still exists, and so
-        must those of the coroutines it waits on, down the chain, which are
-        cancelled the same way first, innermost first. One that fails in its
-        clean-up hands its exception to its awaiter instead of
-        `CancelledError`, as any awaited task would. If a coroutine is running
-        (it is deleting its own owner), the throw happens at its next
-        suspension instead. Returns False if it is done.
+        GUI thread; does nothing once the coroutine is done. For an owner that
+        is about to disappear (a QObject being deleted): its `finally` blocks
+        must run while it still exists. The caller cancels what the coroutine
+        waits on first, innermost first (see `_slot._cancel_now`); if that
+        failed in its clean-up, its exception is thrown in instead, as any
+        awaited task's would be. If the coroutine is running (it is deleting
+        its own owner), the throw happens at its next suspension instead.
         """
-        if self._state is not PENDING:
-            return False
-        # Why a list, not recursion: the chain may be deeper than the recursion limit.
-        chain: list[CoroutineTask[Any]] = [self]
-        inner = self._waiting_on
-        while isinstance(inner, CoroutineTask) and inner._state is PENDING:
-            chain.append(inner)
-            inner = inner._waiting_on
-        for task in reversed(chain):
-            task._throw_cancel()
-        return True
-
-    def _throw_cancel(self) -> None:
-        """Throw `CancelledError` in now, or the failure of what it waited on; see _cancel_now."""
         if self._state is not PENDING:
             return
         self._must_cancel = True
