@@ -181,6 +181,7 @@ class MapTask(Task[list[Any]]):
         "_pulling",
         "_refill_scheduled",
         "_results",
+        "_split_s",
     )
 
     def __init__(
@@ -207,6 +208,10 @@ class MapTask(Task[list[Any]]):
             self._chunk_cap = max(1, window // (2 * threads))
         # A testing pool asks for one item per task, so a test finishes each item on its own.
         self._chunk_cap = min(self._chunk_cap, getattr(pool, "max_chunk", MAX_CHUNK))
+        # How long a chunk may run before it splits: only on a Pool. Why not on
+        # a testing pool: there a chunk is one task the test sees, and it must
+        # end when the test completes it.
+        self._split_s = CHUNK_SPLIT_S if isinstance(pool, _pool.Pool) else math.inf
         # The first chunks hold one item each: nothing is measured yet.
         self._chunk_size = 1
         self._pull_per_item = 0.0
@@ -273,7 +278,7 @@ class MapTask(Task[list[Any]]):
                 self._iterator = None
             if not items:
                 break
-            chunk = _Chunk(self, fn, self._pulled, items, self._chunk_split_s())
+            chunk = _Chunk(self, fn, self._pulled, items, self._split_s)
             self._pulled += len(items)
             self._results.extend(itertools.repeat(None, len(items)))
             self._in_flight[chunk] = None
@@ -284,7 +289,7 @@ class MapTask(Task[list[Any]]):
             if (
                 submitted >= REFILL_MIN_CHUNKS
                 and time.perf_counter() > deadline
-                and isinstance(pool, _pool.Pool)
+                and self._split_s < math.inf
             ):
                 # Why only on a Pool: a testing pool promises that the map has
                 # submitted all it can by the time the test looks at it.
@@ -337,14 +342,6 @@ class MapTask(Task[list[Any]]):
             self._set_progress((self._collected, total))
         self._refill()
 
-    def _chunk_split_s(self) -> float:
-        """How long a new chunk may run before it splits: only on a Pool.
-
-        Why not on a testing pool: there a chunk is one task the test sees,
-        and it must end when the test completes it.
-        """
-        return CHUNK_SPLIT_S if isinstance(self._pool, _pool.Pool) else math.inf
-
     def _resubmit(self, start: int, items: list[Any]) -> None:
         """Queue again the items a split chunk handed back, spread over the threads."""
         fn = self._fn
@@ -352,7 +349,7 @@ class MapTask(Task[list[Any]]):
         piece = max(self._chunk_size, -(-len(items) // (2 * self._pool.max_threads)))
         for offset in range(0, len(items), piece):
             part = items[offset : offset + piece]
-            chunk = _Chunk(self, fn, start + offset, part, self._chunk_split_s())
+            chunk = _Chunk(self, fn, start + offset, part, self._split_s)
             self._in_flight[chunk] = None
             self._in_flight_items += len(part)
             self._pool._submit(chunk, self)
