@@ -660,19 +660,25 @@ def test_nothing_resumes_normally_after_the_owner_is_gone(
     assert [] == hook_calls
 
 
+class StartingBox(QObject):
+    """A QObject whose slot logs that it started, then waits on a worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    @qtasks.slot
+    def go(self) -> Any:
+        self.log.append("started")
+        yield qtasks.run(str, 1)
+
+
 def test_a_slot_called_on_a_deleted_object_does_not_start(
     qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
     """Calling a slot of an object whose C++ side is gone returns a cancelled handle and runs nothing."""
-    log: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            log.append("started")
-            yield qtasks.run(str, 1)
-
-    box = Box()
+    box = StartingBox()
+    log = box.log
     sip.delete(box)
     handle = box.go()
     assert handle.cancelled()
@@ -684,15 +690,8 @@ def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
     qtasks_run: Any, hook_calls: list[BaseException]
 ) -> None:
     """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
-    log: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            log.append("started")
-            yield qtasks.run(str, 1)
-
-    box = Box()
+    box = StartingBox()
+    log = box.log
     handle = qtasks_run(qtasks.run(box.go))
     with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
         handle.result()
