@@ -764,3 +764,104 @@ def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monk
     assert 4 == qtasks_run(pool.run(double, 2))
     assert [] == pool.shutdown(timeout=10)
     assert qpool.waitForDone(5000)
+
+
+# -- promises a deliberate break once slipped past ------------------------------
+
+
+def test_cancel_is_true_while_a_returned_result_waits_for_delivery(qtbot: Any) -> None:
+    """cancel() on a task whose function returned but whose result is not yet delivered returns True.
+
+    The awaiting coroutine gets CancelledError and the late result is dropped.
+    """
+    pool = qtasks.Pool(max_threads=1)
+    returning = threading.Event()
+
+    def answer() -> str:
+        returning.set()
+        return "late"
+
+    log: list[str] = []
+    seen: list[bool] = []
+
+    @qtasks.coroutine
+    def waiter() -> Any:
+        try:
+            log.append((yield task))
+        except qtasks.CancelledError:
+            log.append("cancelled")
+            raise
+
+    task = pool.run(answer)
+    task.add_done_callback(lambda t: seen.append(t.cancelled()))
+    handle = waiter()
+    # The GUI thread does not spin its event loop until cancel(): the worker
+    # returns and its pool goes idle, but the result cannot be delivered yet.
+    assert returning.wait(10)
+    assert pool.qthreadpool.waitForDone(10000)
+    assert not task.done()
+    assert task.cancel() is True
+    qtbot.waitUntil(handle.done)
+    assert ["cancelled"] == log
+    assert handle.cancelled()
+    assert task.cancelled()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+    qtbot.waitUntil(lambda: bool(seen))
+    assert [True] == seen
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_wait_first_exception_stays_pending_after_a_success(qtasks_manual_pool: Any) -> None:
+    """wait(return_when=FIRST_EXCEPTION) does not return when a success finishes first."""
+    ok, bad, slow = (qtasks.run(double, i) for i in range(3))
+    waiting = qtasks.wait([ok, bad, slow], return_when=qtasks.FIRST_EXCEPTION)
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        results.append((yield waiting))
+
+    body()
+    qtasks_manual_pool.complete(ok)
+    assert not waiting.done()
+    assert [] == results
+    qtasks_manual_pool.fail(bad, ValueError("broken"))
+    assert [({ok, bad}, {slow})] == results
+    assert isinstance(bad.exception(), ValueError)
+    slow.cancel()
+
+
+def keywords(a: int, *, b: int = 0, c: str = "") -> tuple[int, int, str]:
+    return a, b, c
+
+
+def test_run_and_pool_run_pass_keyword_arguments(qtasks_run: Any) -> None:
+    """qtasks.run and Pool.run call the function with the keyword arguments given."""
+    pool = qtasks.Pool(max_threads=1)
+    assert (1, 2, "x") == qtasks_run(qtasks.run(keywords, 1, b=2, c="x"))
+    assert (3, 4, "y") == qtasks_run(pool.run(keywords, 3, c="y", b=4))
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_burst_of_progress_reaches_a_listener_coalesced(qtbot: Any, qtasks_run: Any) -> None:
+    """100 000 report_progress calls reach a listener in a few deliveries, the last value included."""
+    reported = threading.Event()
+    gate = Gate()
+
+    def burst() -> str:
+        for i in range(100_000):
+            qtasks.report_progress(i)
+        reported.set()
+        gate.opened.wait(10)
+        return "done"
+
+    values: list[int] = []
+    task = qtasks.run(burst)
+    task.on_progress(values.append)
+    # The whole burst happens while the GUI thread is busy here, so it can
+    # deliver nothing before the last value.
+    assert reported.wait(10)
+    gate.opened.set()
+    assert "done" == qtasks_run(task)
+    assert [99_999] == values

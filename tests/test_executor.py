@@ -421,3 +421,15 @@ def test_cancelling_a_task_whose_future_is_done_lets_it_go(qtasks_run: Any) -> N
     del task, done
     gc.collect()
     assert (None, None) == (task_ref(), future_ref())
+
+
+def keywords(a: int, *, b: int = 0, c: str = "") -> tuple[int, int, str]:
+    return a, b, c
+
+
+def test_run_in_passes_keyword_arguments(qtasks_run: Any) -> None:
+    """run_in calls the function with the keyword arguments given, on a thread or a process pool."""
+    with ThreadPoolExecutor(1) as executor:
+        assert (1, 2, "x") == qtasks_run(qtasks.run_in(executor, keywords, 1, b=2, c="x"))
+    with ProcessPoolExecutor(1) as executor:
+        assert (3, 4, "y") == qtasks_run(qtasks.run_in(executor, keywords, 3, c="y", b=4), timeout=60)

@@ -440,3 +440,15 @@ def test_qtasks_run_keeps_no_qobject_in_the_traceback_of_what_it_raises(qtasks_r
         if isinstance(value, QObject)
     ]
     assert [] == held
+
+
+def test_complete_passes_keyword_arguments(qtasks_manual_pool: ManualPool) -> None:
+    """complete() calls the real function with the keyword arguments qtasks.run was given."""
+    calls: list[tuple[int, str]] = []
+
+    def record(a: int, *, b: str = "") -> None:
+        calls.append((a, b))
+
+    task = qtasks.run(record, 1, b="x")
+    qtasks_manual_pool.complete(task)
+    assert [(1, "x")] == calls
