@@ -355,14 +355,12 @@ def test_cancel_twice_and_after_completion(qtasks_run: Any) -> None:
 
 
 def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: Any, qtbot: Any) -> None:
-    """A running function sees check_cancelled(); its coroutine gets CancelledError at once."""
+    """A running function sees check_cancelled(); its coroutine gets CancelledError while the function still runs."""
+    gate = Gate()
     stopped = threading.Event()
-    started = threading.Event()
 
     def cooperative() -> str:
-        started.set()
-        while not qtasks.cancel_requested():
-            pass
+        gate()
         try:
             qtasks.check_cancelled()
         except qtasks.CancelledError:
@@ -383,11 +381,15 @@ def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: 
             log.append("finally")
 
     handle = body()
-    assert started.wait(10)
+    assert gate.entered.wait(10)
     handle.cancel()
+    # The gate is still closed: the function has not returned, yet the
+    # coroutine has already unwound.
     qtbot.waitUntil(handle.done)
     assert ["cancelled", "finally"] == log
     assert handle.cancelled()
+    assert not stopped.is_set()
+    gate.opened.set()
     assert stopped.wait(10)
 
 
