@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import gc
+import json
 import sys
 import threading
 import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QCoreApplication, QThreadPool
-from support import Gate
+from PyQt5.QtCore import QThread, QThreadPool
+from support import Gate, run_python
 
 import qtasks
 
@@ -355,7 +356,7 @@ def test_cancel_twice_and_after_completion(qtasks_run: Any) -> None:
 
 
 def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: Any, qtbot: Any) -> None:
-    """A running function sees check_cancelled(); its coroutine gets CancelledError while the function still runs."""
+    """A running function sees check_cancelled(); its coroutine gets CancelledError while it still runs."""
     gate = Gate()
     stopped = threading.Event()
 
@@ -687,12 +688,44 @@ def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> Non
     assert 2 == qtasks_run(qtasks.run(double, 1))
 
 
-def test_import_changes_no_global_state() -> None:
-    """Importing qtasks leaves sys.excepthook alone."""
-    import subprocess
+IMPORT_STATE = """
+import gc, json, signal, sys, threading, warnings
+from PyQt5.QtCore import QCoreApplication, QThreadPool
 
-    code = "import sys; hook = sys.excepthook; import qtasks; assert sys.excepthook is hook"
-    subprocess.run([sys.executable, "-c", code], check=True)
+def snapshot():
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[str(number)] = signal.getsignal(number)
+        except (OSError, ValueError):
+            pass
+    return {
+        "sys.excepthook": sys.excepthook,
+        "sys.unraisablehook": sys.unraisablehook,
+        "sys.displayhook": sys.displayhook,
+        "threading.excepthook": threading.excepthook,
+        "trace and profile": (sys.gettrace(), sys.getprofile(), threading.gettrace(), threading.getprofile()),
+        "signal handlers": handlers,
+        "warnings filters": list(warnings.filters),
+        "recursion limit and switch interval": (sys.getrecursionlimit(), sys.getswitchinterval()),
+        "gc": (gc.isenabled(), gc.get_threshold()),
+        "threads": sorted(thread.name for thread in threading.enumerate()),
+        "QThreadPool maxThreadCount": QThreadPool.globalInstance().maxThreadCount(),
+        "QCoreApplication": QCoreApplication.instance(),
+    }
+
+before = snapshot()
+import qtasks, qtasks.testing
+after = snapshot()
+print(json.dumps(sorted(key for key in before if before[key] != after[key])))
+"""
+
+
+def test_import_changes_no_global_state() -> None:
+    """Importing qtasks (in a fresh process) leaves hooks, signals, warnings, threads, Qt globals alone."""
+    completed = run_python("-c", IMPORT_STATE)
+    assert 0 == completed.returncode, completed.stderr
+    assert [] == json.loads(completed.stdout)
 
 
 def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
@@ -719,9 +752,23 @@ def test_a_coroutine_started_without_an_application_raises_only_that() -> None:
     assert "" == out.stderr
 
 
-def test_app_instance_is_the_gui_thread(qapp: Any) -> None:
-    """The test process's QApplication lives on this thread (sanity for the suite)."""
-    assert QCoreApplication.instance() is qapp
+def test_coroutines_resume_on_the_applications_thread(qapp: Any, qtasks_run: Any) -> None:
+    """A coroutine started on the application's thread resumes there after every kind of wait."""
+    assert QThread.currentThread() is qapp.thread()
+    threads: list[int] = []
+
+    @qtasks.coroutine
+    async def body() -> None:
+        threads.append(threading.get_ident())
+        await qtasks.run(double, 1)
+        threads.append(threading.get_ident())
+        await qtasks.gather(qtasks.run(double, 2), qtasks.run(double, 3))
+        threads.append(threading.get_ident())
+        await qtasks.map(double, range(100))
+        threads.append(threading.get_ident())
+
+    qtasks_run(body())
+    assert 4 * [threading.get_ident()] == threads
 
 
 class CountingPool(QThreadPool):

@@ -280,7 +280,7 @@ def test_timeout_rejects_bad_arguments() -> None:
 
 
 def test_a_tight_progress_loop_keeps_the_gui_responsive(qtbot: Any, qtasks_run: Any) -> None:
-    """A worker reporting progress at least 10**6 times does not starve a 1 ms QTimer; the last value arrives."""
+    """A worker reporting progress 10**6 times or more does not starve a 1 ms QTimer; the last value comes."""
     started = threading.Event()
     ticks = [0]
 

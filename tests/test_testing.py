@@ -189,14 +189,18 @@ def test_manual_tasks_are_live_and_shutdown_cancels_them(qtasks_manual_pool: Man
     assert [] == ran
 
 
-def test_fixture_restores_the_real_pool(qapp: Any) -> None:
-    """Outside the fixture, qtasks.run goes to a real Pool."""
-    assert isinstance(_pool.default_pool(), qtasks.Pool)
+def test_fixture_restores_the_real_pool(qtasks_run: Any) -> None:
+    """Outside the fixture, qtasks.run runs the function on a worker thread, with nobody completing it."""
+    assert threading.get_ident() != qtasks_run(qtasks.run(threading.get_ident))
 
 
 def test_fixture_installs_the_manual_pool(qtasks_manual_pool: ManualPool) -> None:
-    """Inside the fixture, qtasks.run submits to the ManualPool."""
-    assert qtasks_manual_pool is _pool.default_pool()
+    """Inside the fixture, qtasks.run submits to the ManualPool: the task waits there until completed."""
+    task = qtasks.run(threading.get_ident)
+    assert [task] == qtasks_manual_pool.pending
+    assert not task.done()
+    qtasks_manual_pool.complete(task)
+    assert threading.get_ident() == task.result()
     assert "<qtasks.testing.ManualPool pending=0>" == repr(qtasks_manual_pool)
 
 
