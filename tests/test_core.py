@@ -914,3 +914,91 @@ def test_a_burst_of_progress_reaches_a_listener_coalesced(qtbot: Any, qtasks_run
     gate.opened.set()
     assert "done" == qtasks_run(task)
     assert [99_999] == values
+
+
+# -- asking and adding callbacks ------------------------------------------------
+
+
+def test_exception_on_a_pending_task_says_it_is_not_done(qtasks_manual_pool: Any) -> None:
+    """exception() on a pending task raises RuntimeError naming the task and what to do instead."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(RuntimeError, match=r"ThreadTask double\(\) pending.*not done yet.*await it"):
+        task.exception()
+    task.cancel()
+
+
+def test_exception_on_a_cancelled_task_raises_cancelled_error(qtasks_manual_pool: Any) -> None:
+    """exception() on a cancelled task raises CancelledError, as result() does."""
+    task = qtasks.run(double, 1)
+    assert task.cancel()
+    with pytest.raises(qtasks.CancelledError):
+        task.exception()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+
+
+@pytest.mark.parametrize("method", ["add_done_callback", "on_progress"])
+def test_a_callback_that_is_not_callable_names_the_value_and_the_fix(
+    qtasks_manual_pool: Any, method: str
+) -> None:
+    """add_done_callback() and on_progress() refuse a non-callable with a TypeError naming it."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=rf"{method}.*got 'not a function': pass the function itself"):
+        getattr(task, method)("not a function")
+    qtasks_manual_pool.complete(task)
+    assert 2 == task.result()
+
+
+def test_a_pool_wraps_a_qthreadpool_it_is_given(qtasks_run: Any) -> None:
+    """Pool(pool=q) runs its functions on q; Pool() makes its own QThreadPool."""
+    qpool = CountingPool()
+    wrapped = qtasks.Pool(pool=qpool)
+    own = qtasks.Pool()
+    assert qpool is wrapped.qthreadpool
+    assert isinstance(own.qthreadpool, QThreadPool)
+    assert own.qthreadpool is not QThreadPool.globalInstance()
+    assert 4 == qtasks_run(wrapped.run(double, 2))
+    assert qpool.starts >= 1
+    assert 6 == qtasks_run(own.run(double, 3))
+    assert [] == wrapped.shutdown(timeout=10)
+    assert [] == own.shutdown(timeout=10)
+
+
+def test_a_pool_given_something_else_names_it() -> None:
+    """Pool(pool=...) with something not a QThreadPool, or with max_threads too, raises a clear TypeError."""
+    with pytest.raises(TypeError, match=r"Pool\(pool='global'\): pool must be a QThreadPool"):
+        qtasks.Pool(pool="global")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pass one of them"):
+        qtasks.Pool(max_threads=2, pool=QThreadPool())
+
+
+def test_wait_on_nothing_is_done_at_once(qtasks_run: Any) -> None:
+    """wait([]) finishes at once with two empty sets, whatever return_when says."""
+    for when in (qtasks.ALL_COMPLETED, qtasks.FIRST_COMPLETED, qtasks.FIRST_EXCEPTION):
+        assert (set(), set()) == qtasks_run(qtasks.wait([], return_when=when))
+
+
+def test_gather_runs_plain_async_def_coroutine_objects(qtasks_run: Any) -> None:
+    """gather() accepts the coroutine object of an undecorated async def and runs it on the GUI thread."""
+    threads: list[int] = []
+
+    async def plain(x: int) -> int:
+        threads.append(threading.get_ident())
+        value: int = await qtasks.run(double, x)
+        threads.append(threading.get_ident())
+        return value
+
+    assert [2, 4] == qtasks_run(qtasks.gather(plain(1), plain(2)))
+    assert 4 * [threading.get_ident()] == threads
+
+
+def test_gather_of_a_plain_generator_says_to_decorate_it() -> None:
+    """gather() refuses a generator object that is not a qtasks coroutine and says how to make it one."""
+
+    def plain() -> Any:
+        yield qtasks.sleep(0)
+
+    generator = plain()
+    with pytest.raises(TypeError, match=r"<generator object.*decorate its function with @qtasks"):
+        qtasks.gather(generator)
+    generator.close()

@@ -931,3 +931,60 @@ def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qt
         delete(qtbot, box, parent, how)
     assert handle.cancelled()
     assert [] == [record.message for record in qtlog.records]
+
+
+def test_by_default_a_second_call_runs_alongside_the_first(qtbot: Any, qtasks_run: Any) -> None:
+    """Without reentry=, a second call on the same owner starts at once and both run to their end."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate, n)
+            log.append(f"end {n}")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert first is not second
+    assert ["start 1", "start 2"] == log
+    gate.opened.set()
+    assert [1, 2] == qtasks_run(qtasks.gather(first, second))
+    assert ["end 1", "end 2"] == sorted(log[2:])
+
+
+@pytest.mark.parametrize("ending", ["fails", "is cancelled"])
+def test_queue_starts_the_next_call_after_the_running_one_fails_or_is_cancelled(
+    qtbot: Any, qtasks_run: Any, ending: str
+) -> None:
+    """reentry='queue' starts the waiting call once the running one ends, however it ends."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate)
+            if n == 1:
+                raise ValueError("first call broke")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert gate.entered.wait(10)
+    assert ["start 1"] == log
+    if ending == "is cancelled":
+        assert first.cancel()
+        qtbot.waitUntil(first.done)
+        assert first.cancelled()
+        assert ["start 1", "start 2"] == log
+        gate.opened.set()
+    else:
+        gate.opened.set()
+        with pytest.raises(ValueError, match="first call broke"):
+            qtasks_run(first)
+    assert 2 == qtasks_run(second)
+    assert ["start 1", "start 2"] == log

@@ -456,3 +456,20 @@ def test_complete_passes_keyword_arguments(qtasks_manual_pool: ManualPool) -> No
     task = qtasks.run(record, 1, b="x")
     qtasks_manual_pool.complete(task)
     assert [(1, "x")] == calls
+
+
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_drive_gives_up_after_max_steps(qapp: Any, data: Any) -> None:
+    """drive() raises RuntimeError naming the pool when work keeps coming after max_steps."""
+
+    @qtasks.coroutine
+    def endless() -> Any:
+        while True:
+            yield qtasks.run(double, 1)
+
+    with manual_pool() as pool:
+        handle = endless()
+        with pytest.raises(RuntimeError, match=r"still had pending tasks after 3 steps"):
+            drive(pool, data, max_steps=3)
+        handle.cancel()
