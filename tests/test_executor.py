@@ -207,14 +207,21 @@ def test_cancel_running_thread_pool_work_drops_its_late_result(qtasks_run: Any) 
         release.wait(10)
         return "late"
 
+    seen: list[bool] = []
     with ThreadPoolExecutor(max_workers=1) as executor:
         task = qtasks.run_in(executor, blocking)
+        task.add_done_callback(lambda t: seen.append(t.cancelled()))
         assert entered.wait(10)
         assert task.cancel() is True
         assert task.cancelled()
         release.set()
+    # The executor has finished the function; its result reaches the GUI thread and is dropped.
+    assert [] == qtasks.shutdown(timeout=10)
     qtasks_run(qtasks.run(double, 0))
     assert task.cancelled()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+    assert [True] == seen
     assert task.cancel() is False
 
 
