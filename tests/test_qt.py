@@ -52,6 +52,25 @@ def test_sleep_zero_finishes_on_a_later_turn(qtasks_run: Any) -> None:
     assert qtasks_run(task) is None
 
 
+def test_sleep_lasts_at_least_its_duration(qtasks_run: Any) -> None:
+    """sleep(s) resumes no sooner than s seconds later, by a monotonic clock."""
+    start = time.monotonic()
+    qtasks_run(qtasks.sleep(0.05))
+    assert time.monotonic() - start >= 0.05
+
+
+def test_a_sleep_longer_than_one_timer_interval_lasts_its_whole_duration(
+    qtasks_run: Any, monkeypatch: Any
+) -> None:
+    """A sleep split over several timer runs lasts its whole duration, not the first run's."""
+    # QTimer takes an int of milliseconds, so sleeps past 2**31 - 1 ms run in
+    # several timer runs; a short limit shows the same path in a test's time.
+    monkeypatch.setattr(_qt, "_MAX_INTERVAL_MS", 20)
+    start = time.monotonic()
+    qtasks_run(qtasks.sleep(0.15))
+    assert time.monotonic() - start >= 0.15
+
+
 def test_sleep_cancel_leaves_no_active_timer() -> None:
     """Cancelling a sleep stops its QTimer: no qtasks timer is left running."""
     task = qtasks.sleep(60)
@@ -411,22 +430,3 @@ def test_ending_a_wait_right_after_its_sender_was_deleted_is_safe(
             qtasks_run(task)
     qtasks_run(qtasks.sleep(0.01))
     assert [] == hook_calls
-
-
-def test_sleep_lasts_at_least_its_duration(qtasks_run: Any) -> None:
-    """sleep(s) resumes no sooner than s seconds later, by a monotonic clock."""
-    start = time.monotonic()
-    qtasks_run(qtasks.sleep(0.05))
-    assert time.monotonic() - start >= 0.05
-
-
-def test_a_sleep_longer_than_one_timer_interval_lasts_its_whole_duration(
-    qtasks_run: Any, monkeypatch: Any
-) -> None:
-    """A sleep split over several timer runs lasts its whole duration, not the first run's."""
-    # QTimer takes an int of milliseconds, so sleeps past 2**31 - 1 ms run in
-    # several timer runs; a short limit shows the same path in a test's time.
-    monkeypatch.setattr(_qt, "_MAX_INTERVAL_MS", 20)
-    start = time.monotonic()
-    qtasks_run(qtasks.sleep(0.15))
-    assert time.monotonic() - start >= 0.15
