@@ -281,6 +281,60 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_map.py",),
     ),
     Break(
+        "timeout_leaves_the_awaitable_running",
+        "timeout() cancels the awaitable when the time is up",
+        (
+            (
+                "qtasks/_qt.py",
+                "QtasksTimeoutError(msg)) and child is not None:\n            child.cancel()\n",
+                "QtasksTimeoutError(msg)) and child is not None:\n            pass\n",
+            ),
+        ),
+        ("tests/test_qt.py",),
+    ),
+    Break(
+        "ignore_starts_a_second_call",
+        'reentry="ignore" drops a call made while one runs and returns the running handle',
+        (
+            (
+                "qtasks/_slot.py",
+                "                if live:\n                    return live[-1]\n",
+                "                if False:\n                    return live[-1]\n",
+            ),
+        ),
+        ("tests/test_slot.py",),
+    ),
+    Break(
+        "cancelled_gather_leaves_children_running",
+        "cancelling a gather cancels all its children",
+        (
+            (
+                "qtasks/_combinators.py",
+                "        if not self._finish(CANCELLED):\n            return False\n"
+                "        _cancel_all(children)\n",
+                "        if not self._finish(CANCELLED):\n            return False\n",
+            ),
+        ),
+        ("tests/test_core.py",),
+    ),
+    Break(
+        "callback_error_swallowed",
+        "an exception raised by a done or progress callback is reported at once",
+        (
+            (
+                "qtasks/_bridge.py",
+                "                report(exc)\n            del fn\n",
+                "                pass\n            del fn\n",
+            ),
+            (
+                "qtasks/_task.py",
+                "reported at once, as promised\n                    report(exc)\n",
+                "reported at once, as promised\n                    pass\n",
+            ),
+        ),
+        ("tests/test_core.py",),
+    ),
+    Break(
         "check_cancelled_never_raises",
         "check_cancelled() raises CancelledError in a function whose task was cancelled",
         (
