@@ -1006,3 +1006,26 @@ def test_gather_of_a_plain_generator_says_to_decorate_it() -> None:
     with pytest.raises(TypeError, match=r"<generator object.*decorate its function with @qtasks"):
         qtasks.gather(generator)
     generator.close()
+
+
+def test_an_error_in_a_done_or_progress_callback_is_reported_at_once(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """An exception raised by a done callback or a progress listener reaches sys.excepthook, once each."""
+
+    def work() -> str:
+        qtasks.report_progress(1)
+        return "ok"
+
+    def broken_listener(value: object) -> None:
+        raise ValueError(f"listener broke on {value}")
+
+    def broken_callback(task: qtasks.Task[Any]) -> None:
+        raise KeyError("callback broke")
+
+    task = qtasks.run(work)
+    task.on_progress(broken_listener)
+    task.add_done_callback(broken_callback)
+    assert "ok" == qtasks_run(task)
+    qtasks_run(qtasks.sleep(0))
+    assert ["listener broke on 1", "'callback broke'"] == [str(exc) for exc in hook_calls]
