@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -312,10 +313,18 @@ def test_a_map_left_pending_is_cancelled_when_the_block_ends(qapp: Any, hook_cal
 @given(data=st.data())
 def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> None:
     """drive() with every outcome ends a map awaited by a coroutine, without errors reported."""
-    with manual_pool() as pool:
-        handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
-        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
-    [outcome] = handle.result()
+    reported: list[BaseException] = []
+    hook = sys.excepthook
+    sys.excepthook = lambda _type, exc, _tb: reported.append(exc)
+    try:
+        with manual_pool() as pool:
+            handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
+            steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+        [outcome] = handle.result()
+        qtasks.shutdown()  # what nobody consumed would be reported here at the latest
+    finally:
+        sys.excepthook = hook
+    assert [] == reported
     if all(step.outcome == COMPLETE for step in steps):
         assert [0, 2, 4, 6] == outcome
     elif steps[-1].outcome == FAIL:
