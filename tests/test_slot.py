@@ -308,6 +308,8 @@ class Search(QWidget):
         self.edit = QLineEdit(self)
         self.result = QLabel("", self)
         self.queries: list[str] = []
+        # The queries whose clean-up ran to its end, the widget still alive.
+        self.cleaned: list[str] = []
         self.edit.textChanged.connect(self.on_text)
 
     @qtasks.slot(reentry="restart")
@@ -318,18 +320,22 @@ class Search(QWidget):
             self.result.setText(f"result for {found}")
         finally:
             self.result.setToolTip(text)
+            self.setToolTip(text)
+            self.cleaned.append(text)
 
 
 def test_deleting_a_widget_mid_query_reports_nothing(qtbot: Any, hook_calls: list[BaseException]) -> None:
-    """Deleting a search widget while its textChanged slot waits reports nothing to sys.excepthook."""
+    """Deleting a search widget while its slot waits cancels it first: clean-up runs, nothing is reported."""
     gate = Gate()
     search = Search(gate)
+    cleaned = search.cleaned
     search.edit.setText("abc")
     assert gate.entered.wait(10)
     running = [task for task in qtasks.running() if isinstance(task, qtasks.CoroutineTask)]
     with qtbot.waitSignal(search.destroyed):
         search.deleteLater()
     gate.opened.set()
+    assert ["abc"] == cleaned
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [True] == [task.cancelled() for task in running]
     assert [] == hook_calls
@@ -457,15 +463,22 @@ def test_reentry_is_per_owner(qtbot: Any) -> None:
     """Two owners of an 'ignore' slot each run their own call."""
     gate = Gate()
 
+    started: list[str] = []
+
     class Box(QObject):
         @qtasks.slot(reentry="ignore")
         def go(self) -> Any:
+            started.append(self.objectName())
             yield qtasks.run(gate)
 
-    one, two = Box(), Box()
-    assert one.go() is not two.go()
+    one, two = Box(objectName="one"), Box(objectName="two")
+    first, second = one.go(), two.go()
+    assert first is not second
+    assert first is one.go()
+    assert ["one", "two"] == started
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
+    assert [False, False] == [first.cancelled(), second.cancelled()]
 
 
 def test_deleting_the_owner_cancels_queued_calls(qtbot: Any, hook_calls: list[BaseException]) -> None:
@@ -585,6 +598,8 @@ class Nested(QWidget):
             if self.fail:
                 raise ValueError("helper clean-up broke")
             self.label.setText("idle")  # fails when the C++ object is already gone
+            self.setWindowTitle("idle")
+            log.append("helper saw the window")
 
     @qtasks.slot
     def on_load(self) -> Any:
@@ -614,7 +629,12 @@ def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
     log = window.log
     handle = window.on_load()
     delete(qtbot, window, parent, how)
-    assert ["helper finally", "slot finally"] == log
+    if how == "deleteLater":
+        # Cancelled before the deletion: each finally still finds the window.
+        expected = ["helper finally", "helper saw the window", "slot finally"]
+    else:
+        expected = ["helper finally", "slot finally"]
+    assert expected == log
     assert handle.cancelled()
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
@@ -842,6 +862,8 @@ def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
                 yield qtasks.run(gate)
             finally:
                 log.append("finally")
+                self.setText("idle")  # cancelled before deleteLater deletes it
+                log.append("saw the box")
 
     box = Box()
     box.clicked.connect(box.on_click)
@@ -849,7 +871,7 @@ def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
     assert gate.entered.wait(10)
     with qtbot.waitSignal(box.destroyed):
         box.deleteLater()
-    assert ["finally"] == log
+    assert ["finally", "saw the box"] == log
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [] == hook_calls
