@@ -1011,3 +1011,37 @@ def test_queue_starts_the_next_call_after_the_running_one_fails_or_is_cancelled(
             qtasks_run(first)
     assert 2 == qtasks_run(second)
     assert ["start 1", "start 2"] == log
+
+
+def test_a_failure_the_slot_unwinds_from_is_reported_even_if_its_finally_meets_the_deleted_owner(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A helper's failure is reported once, though the slot's finally then meets the deleted owner."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Window(QWidget):
+        @qtasks.coroutine
+        def load(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                raise ValueError("helper clean-up broke")
+
+        @qtasks.slot
+        def on_load(self) -> Any:
+            try:
+                yield self.load()
+            finally:
+                log.append("slot finally")
+                self.setWindowTitle("idle")  # the owner is gone: this raises
+
+    window = Window()
+    handle = window.on_load()
+    sip.delete(window)
+    gate.opened.set()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert ["slot finally"] == log
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
+    assert handle.done()
