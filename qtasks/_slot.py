@@ -326,6 +326,11 @@ def _run_owned(
             return stop.value  # type: ignore[no-any-return]
         except RuntimeError as error:
             if owner is not None and owner.gone and _owner_gone_error(error):
+                if exc is not None and error.__context__ is exc and not isinstance(exc, CancelledError):
+                    # Why: the finally block was unwinding from a failure of
+                    # what the slot awaited; that failure is the user's own
+                    # and must still be reported, not hidden by the deletion.
+                    raise exc from None
                 # Why: the finally block touched the deleted owner; that is
                 # the deletion itself, not a bug to report.
                 msg = "the slot's owner was deleted"

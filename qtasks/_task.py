@@ -151,7 +151,10 @@ class Task(Generic[T]):
         exception from `fn` goes to `sys.excepthook`.
         """
         if not callable(fn):
-            msg = f"add_done_callback() needs a callable taking the task, got {fn!r}"
+            msg = (
+                f"add_done_callback() needs a callable taking the task, got {fn!r}: pass the "
+                "function itself, e.g. task.add_done_callback(on_done), not on_done()"
+            )
             raise TypeError(msg)
         self._consumed = True
         self._unconsumed_discard()
@@ -168,7 +171,10 @@ class Task(Generic[T]):
         the done callbacks run. An exception from `fn` goes to `sys.excepthook`.
         """
         if not callable(fn):
-            msg = f"on_progress() needs a callable taking the progress value, got {fn!r}"
+            msg = (
+                f"on_progress() needs a callable taking the progress value, got {fn!r}: pass the "
+                "function itself, e.g. task.on_progress(bar.setValue), not bar.setValue(0)"
+            )
             raise TypeError(msg)
         if self._progress_listeners is None:
             self._progress_listeners = []

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import gc
+import json
 import sys
 import threading
 import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QCoreApplication, QThreadPool
-from support import Gate
+from PyQt5.QtCore import QThread, QThreadPool
+from support import Gate, run_python
 
 import qtasks
 
@@ -355,14 +356,12 @@ def test_cancel_twice_and_after_completion(qtasks_run: Any) -> None:
 
 
 def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: Any, qtbot: Any) -> None:
-    """A running function sees check_cancelled(); its coroutine gets CancelledError at once."""
+    """A running function sees check_cancelled(); its coroutine gets CancelledError while it still runs."""
+    gate = Gate()
     stopped = threading.Event()
-    started = threading.Event()
 
     def cooperative() -> str:
-        started.set()
-        while not qtasks.cancel_requested():
-            pass
+        gate()
         try:
             qtasks.check_cancelled()
         except qtasks.CancelledError:
@@ -383,11 +382,15 @@ def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: 
             log.append("finally")
 
     handle = body()
-    assert started.wait(10)
+    assert gate.entered.wait(10)
     handle.cancel()
+    # The gate is still closed: the function has not returned, yet the
+    # coroutine has already unwound.
     qtbot.waitUntil(handle.done)
     assert ["cancelled", "finally"] == log
     assert handle.cancelled()
+    assert not stopped.is_set()
+    gate.opened.set()
     assert stopped.wait(10)
 
 
@@ -470,7 +473,11 @@ def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_r
     assert [] == late
     qtasks_run(qtasks.run(double, 1))
     assert [task] == late
-    gate.opened.set()
+    # The gate's function has returned by now or returns soon; its late
+    # completion, delivered within shutdown(), calls nothing again.
+    assert [] == qtasks.shutdown(timeout=10)
+    assert [(task, threading.get_ident())] == calls
+    assert [task] == late
 
 
 def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
@@ -685,12 +692,44 @@ def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> Non
     assert 2 == qtasks_run(qtasks.run(double, 1))
 
 
-def test_import_changes_no_global_state() -> None:
-    """Importing qtasks leaves sys.excepthook alone."""
-    import subprocess
+IMPORT_STATE = """
+import gc, json, signal, sys, threading, warnings
+from PyQt5.QtCore import QCoreApplication, QThreadPool
 
-    code = "import sys; hook = sys.excepthook; import qtasks; assert sys.excepthook is hook"
-    subprocess.run([sys.executable, "-c", code], check=True)
+def snapshot():
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[str(number)] = signal.getsignal(number)
+        except (OSError, ValueError):
+            pass
+    return {
+        "sys.excepthook": sys.excepthook,
+        "sys.unraisablehook": sys.unraisablehook,
+        "sys.displayhook": sys.displayhook,
+        "threading.excepthook": threading.excepthook,
+        "trace and profile": (sys.gettrace(), sys.getprofile(), threading.gettrace(), threading.getprofile()),
+        "signal handlers": handlers,
+        "warnings filters": list(warnings.filters),
+        "recursion limit and switch interval": (sys.getrecursionlimit(), sys.getswitchinterval()),
+        "gc": (gc.isenabled(), gc.get_threshold()),
+        "threads": sorted(thread.name for thread in threading.enumerate()),
+        "QThreadPool maxThreadCount": QThreadPool.globalInstance().maxThreadCount(),
+        "QCoreApplication": QCoreApplication.instance(),
+    }
+
+before = snapshot()
+import qtasks, qtasks.testing
+after = snapshot()
+print(json.dumps(sorted(key for key in before if before[key] != after[key])))
+"""
+
+
+def test_import_changes_no_global_state() -> None:
+    """Importing qtasks (in a fresh process) leaves hooks, signals, warnings, threads, Qt globals alone."""
+    completed = run_python("-c", IMPORT_STATE)
+    assert 0 == completed.returncode, completed.stderr
+    assert [] == json.loads(completed.stdout)
 
 
 def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
@@ -717,9 +756,23 @@ def test_a_coroutine_started_without_an_application_raises_only_that() -> None:
     assert "" == out.stderr
 
 
-def test_app_instance_is_the_gui_thread(qapp: Any) -> None:
-    """The test process's QApplication lives on this thread (sanity for the suite)."""
-    assert QCoreApplication.instance() is qapp
+def test_coroutines_resume_on_the_applications_thread(qapp: Any, qtasks_run: Any) -> None:
+    """A coroutine started on the application's thread resumes there after every kind of wait."""
+    assert QThread.currentThread() is qapp.thread()
+    threads: list[int] = []
+
+    @qtasks.coroutine
+    async def body() -> None:
+        threads.append(threading.get_ident())
+        await qtasks.run(double, 1)
+        threads.append(threading.get_ident())
+        await qtasks.gather(qtasks.run(double, 2), qtasks.run(double, 3))
+        threads.append(threading.get_ident())
+        await qtasks.map(double, range(100))
+        threads.append(threading.get_ident())
+
+    qtasks_run(body())
+    assert 4 * [threading.get_ident()] == threads
 
 
 class CountingPool(QThreadPool):
@@ -764,3 +817,215 @@ def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monk
     assert 4 == qtasks_run(pool.run(double, 2))
     assert [] == pool.shutdown(timeout=10)
     assert qpool.waitForDone(5000)
+
+
+# -- promises a deliberate break once slipped past ------------------------------
+
+
+def test_cancel_is_true_while_a_returned_result_waits_for_delivery(qtbot: Any) -> None:
+    """cancel() on a task whose function returned but whose result is not yet delivered returns True.
+
+    The awaiting coroutine gets CancelledError and the late result is dropped.
+    """
+    pool = qtasks.Pool(max_threads=1)
+    returning = threading.Event()
+
+    def answer() -> str:
+        returning.set()
+        return "late"
+
+    log: list[str] = []
+    seen: list[bool] = []
+
+    @qtasks.coroutine
+    def waiter() -> Any:
+        try:
+            log.append((yield task))
+        except qtasks.CancelledError:
+            log.append("cancelled")
+            raise
+
+    task = pool.run(answer)
+    task.add_done_callback(lambda t: seen.append(t.cancelled()))
+    handle = waiter()
+    # The GUI thread does not spin its event loop until cancel(): the worker
+    # returns and its pool goes idle, but the result cannot be delivered yet.
+    assert returning.wait(10)
+    assert pool.qthreadpool.waitForDone(10000)
+    assert not task.done()
+    assert task.cancel() is True
+    qtbot.waitUntil(handle.done)
+    assert ["cancelled"] == log
+    assert handle.cancelled()
+    assert task.cancelled()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+    qtbot.waitUntil(lambda: bool(seen))
+    assert [True] == seen
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_wait_first_exception_stays_pending_after_a_success(qtasks_manual_pool: Any) -> None:
+    """wait(return_when=FIRST_EXCEPTION) does not return when a success finishes first."""
+    ok, bad, slow = (qtasks.run(double, i) for i in range(3))
+    waiting = qtasks.wait([ok, bad, slow], return_when=qtasks.FIRST_EXCEPTION)
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        results.append((yield waiting))
+
+    body()
+    qtasks_manual_pool.complete(ok)
+    assert not waiting.done()
+    assert [] == results
+    qtasks_manual_pool.fail(bad, ValueError("broken"))
+    assert [({ok, bad}, {slow})] == results
+    assert isinstance(bad.exception(), ValueError)
+    slow.cancel()
+
+
+def keywords(a: int, *, b: int = 0, c: str = "") -> tuple[int, int, str]:
+    return a, b, c
+
+
+def test_run_and_pool_run_pass_keyword_arguments(qtasks_run: Any) -> None:
+    """qtasks.run and Pool.run call the function with the keyword arguments given."""
+    pool = qtasks.Pool(max_threads=1)
+    assert (1, 2, "x") == qtasks_run(qtasks.run(keywords, 1, b=2, c="x"))
+    assert (3, 4, "y") == qtasks_run(pool.run(keywords, 3, c="y", b=4))
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_burst_of_progress_reaches_a_listener_coalesced(qtbot: Any, qtasks_run: Any) -> None:
+    """100 000 report_progress calls reach a listener in a few deliveries, the last value included."""
+    reported = threading.Event()
+    gate = Gate()
+
+    def burst() -> str:
+        for i in range(100_000):
+            qtasks.report_progress(i)
+        reported.set()
+        gate.opened.wait(10)
+        return "done"
+
+    values: list[int] = []
+    task = qtasks.run(burst)
+    task.on_progress(values.append)
+    # The whole burst happens while the GUI thread is busy here, so it can
+    # deliver nothing before the last value.
+    assert reported.wait(10)
+    gate.opened.set()
+    assert "done" == qtasks_run(task)
+    assert [99_999] == values
+
+
+# -- asking and adding callbacks ------------------------------------------------
+
+
+def test_exception_on_a_pending_task_says_it_is_not_done(qtasks_manual_pool: Any) -> None:
+    """exception() on a pending task raises RuntimeError naming the task and what to do instead."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(RuntimeError, match=r"ThreadTask double\(\) pending.*not done yet.*await it"):
+        task.exception()
+    task.cancel()
+
+
+def test_exception_on_a_cancelled_task_raises_cancelled_error(qtasks_manual_pool: Any) -> None:
+    """exception() on a cancelled task raises CancelledError, as result() does."""
+    task = qtasks.run(double, 1)
+    assert task.cancel()
+    with pytest.raises(qtasks.CancelledError):
+        task.exception()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+
+
+@pytest.mark.parametrize("method", ["add_done_callback", "on_progress"])
+def test_a_callback_that_is_not_callable_names_the_value_and_the_fix(
+    qtasks_manual_pool: Any, method: str
+) -> None:
+    """add_done_callback() and on_progress() refuse a non-callable with a TypeError naming it."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=rf"{method}.*got 'not a function': pass the function itself"):
+        getattr(task, method)("not a function")
+    qtasks_manual_pool.complete(task)
+    assert 2 == task.result()
+
+
+def test_a_pool_wraps_a_qthreadpool_it_is_given(qtasks_run: Any) -> None:
+    """Pool(pool=q) runs its functions on q; Pool() makes its own QThreadPool."""
+    qpool = CountingPool()
+    wrapped = qtasks.Pool(pool=qpool)
+    own = qtasks.Pool()
+    assert qpool is wrapped.qthreadpool
+    assert isinstance(own.qthreadpool, QThreadPool)
+    assert own.qthreadpool is not QThreadPool.globalInstance()
+    assert 4 == qtasks_run(wrapped.run(double, 2))
+    assert qpool.starts >= 1
+    assert 6 == qtasks_run(own.run(double, 3))
+    assert [] == wrapped.shutdown(timeout=10)
+    assert [] == own.shutdown(timeout=10)
+
+
+def test_a_pool_given_something_else_names_it() -> None:
+    """Pool(pool=...) with something not a QThreadPool, or with max_threads too, raises a clear TypeError."""
+    with pytest.raises(TypeError, match=r"Pool\(pool='global'\): pool must be a QThreadPool"):
+        qtasks.Pool(pool="global")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pass one of them"):
+        qtasks.Pool(max_threads=2, pool=QThreadPool())
+
+
+def test_wait_on_nothing_is_done_at_once(qtasks_run: Any) -> None:
+    """wait([]) finishes at once with two empty sets, whatever return_when says."""
+    for when in (qtasks.ALL_COMPLETED, qtasks.FIRST_COMPLETED, qtasks.FIRST_EXCEPTION):
+        assert (set(), set()) == qtasks_run(qtasks.wait([], return_when=when))
+
+
+def test_gather_runs_plain_async_def_coroutine_objects(qtasks_run: Any) -> None:
+    """gather() accepts the coroutine object of an undecorated async def and runs it on the GUI thread."""
+    threads: list[int] = []
+
+    async def plain(x: int) -> int:
+        threads.append(threading.get_ident())
+        value: int = await qtasks.run(double, x)
+        threads.append(threading.get_ident())
+        return value
+
+    assert [2, 4] == qtasks_run(qtasks.gather(plain(1), plain(2)))
+    assert 4 * [threading.get_ident()] == threads
+
+
+def test_gather_of_a_plain_generator_says_to_decorate_it() -> None:
+    """gather() refuses a generator object that is not a qtasks coroutine and says how to make it one."""
+
+    def plain() -> Any:
+        yield qtasks.sleep(0)
+
+    generator = plain()
+    with pytest.raises(TypeError, match=r"<generator object.*decorate its function with @qtasks"):
+        qtasks.gather(generator)
+    generator.close()
+
+
+def test_an_error_in_a_done_or_progress_callback_is_reported_at_once(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """An exception raised by a done callback or a progress listener reaches sys.excepthook, once each."""
+
+    def work() -> str:
+        qtasks.report_progress(1)
+        return "ok"
+
+    def broken_listener(value: object) -> None:
+        raise ValueError(f"listener broke on {value}")
+
+    def broken_callback(task: qtasks.Task[Any]) -> None:
+        raise KeyError("callback broke")
+
+    task = qtasks.run(work)
+    task.on_progress(broken_listener)
+    task.add_done_callback(broken_callback)
+    assert "ok" == qtasks_run(task)
+    qtasks_run(qtasks.sleep(0))
+    assert ["listener broke on 1", "'callback broke'"] == [str(exc) for exc in hook_calls]

@@ -207,14 +207,21 @@ def test_cancel_running_thread_pool_work_drops_its_late_result(qtasks_run: Any) 
         release.wait(10)
         return "late"
 
+    seen: list[bool] = []
     with ThreadPoolExecutor(max_workers=1) as executor:
         task = qtasks.run_in(executor, blocking)
+        task.add_done_callback(lambda t: seen.append(t.cancelled()))
         assert entered.wait(10)
         assert task.cancel() is True
         assert task.cancelled()
         release.set()
+    # The executor has finished the function; its result reaches the GUI thread and is dropped.
+    assert [] == qtasks.shutdown(timeout=10)
     qtasks_run(qtasks.run(double, 0))
     assert task.cancelled()
+    with pytest.raises(qtasks.CancelledError):
+        task.result()
+    assert [True] == seen
     assert task.cancel() is False
 
 
@@ -421,3 +428,15 @@ def test_cancelling_a_task_whose_future_is_done_lets_it_go(qtasks_run: Any) -> N
     del task, done
     gc.collect()
     assert (None, None) == (task_ref(), future_ref())
+
+
+def keywords(a: int, *, b: int = 0, c: str = "") -> tuple[int, int, str]:
+    return a, b, c
+
+
+def test_run_in_passes_keyword_arguments(qtasks_run: Any) -> None:
+    """run_in calls the function with the keyword arguments given, on a thread or a process pool."""
+    with ThreadPoolExecutor(1) as executor:
+        assert (1, 2, "x") == qtasks_run(qtasks.run_in(executor, keywords, 1, b=2, c="x"))
+    with ProcessPoolExecutor(1) as executor:
+        assert (3, 4, "y") == qtasks_run(qtasks.run_in(executor, keywords, 3, c="y", b=4), timeout=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import weakref
 from typing import Any, Callable
 
@@ -90,14 +91,27 @@ def test_manual_pool_leaves_no_handles_behind(qtasks_manual_pool: ManualPool) ->
 
 
 def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
-    """Push n items through map and n // 10 slot calls on an owner deleted after; return weak references."""
+    """Push n items through map and n // 10 slot calls, then delete the owner while n // 10 more wait.
+
+    Returns weak references to the map, the owner and every slot call.
+    """
     from PyQt5 import sip
     from PyQt5.QtCore import QObject
+
+    release = threading.Event()
+
+    def slow_double(i: int) -> int:
+        release.wait(10)
+        return 2 * i
 
     class Owner(QObject):
         @qtasks.slot
         def on_item(self, i: int) -> Any:
             return (yield qtasks.run(double, i))
+
+        @qtasks.slot
+        def on_slow_item(self, i: int) -> Any:
+            return (yield qtasks.run(slow_double, i))
 
     refs: list[weakref.ref[Any]] = []
     mapped = qtasks.map(double, range(n))
@@ -108,13 +122,18 @@ def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
     handles = [owner.on_item(i) for i in range(n // 10)]
     refs.extend(weakref.ref(handle) for handle in handles)
     assert [2 * i for i in range(n // 10)] == qtasks_run(qtasks.gather(*handles), timeout=60)
-    del handles, mapped
-    sip.delete(owner)
-    del owner
+    waiting = [owner.on_slow_item(i) for i in range(n // 10)]
+    refs.extend(weakref.ref(handle) for handle in waiting)
+    sip.delete(owner)  # while its calls wait on functions running or queued
+    release.set()
+    assert [True] * (n // 10) == [handle.cancelled() for handle in waiting]
+    # The functions that were running when the owner went finish now; their results are dropped.
+    assert [] == qtasks.shutdown(timeout=10)
+    del handles, waiting, mapped, owner
     return refs
 
 
 @pytest.mark.stress
 def test_map_and_slots_leave_nothing_behind(qtasks_run: Any) -> None:
-    """Items through map and calls of a slot, whose owner is then deleted, are all freed."""
+    """Items through map and calls of a slot, whose owner is deleted while some still wait, are all freed."""
     assert_no_leak(lambda n: map_and_slot_batch(n, qtasks_run))

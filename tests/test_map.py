@@ -46,6 +46,19 @@ class Gates:
         self.permits.release(1_000_000)
 
 
+class Counted:
+    """An iterable that counts the items taken from it, on any thread."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self.items = items
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.pulled += 1
+            yield item
+
+
 def test_results_come_in_input_order(qtasks_run: Any) -> None:
     """The results list the function's values in the order of the input items."""
     assert [2 * i for i in range(1000)] == qtasks_run(qtasks.map(double, range(1000)))
@@ -80,16 +93,20 @@ def test_map_awaited_from_a_coroutine(qtasks_run: Any) -> None:
 
 
 def test_an_endless_generator_is_pulled_lazily_and_cancel_stops_it(qtasks_run: Any) -> None:
-    """An infinite generator is pulled only as far as the window, and cancel ends the map."""
+    """An infinite generator is pulled only as far as the window, and after cancel it is pulled no more."""
     gates = Gates()
-    task = qtasks.map(gates, itertools.count(), window=4)
+    source = Counted(itertools.count())
+    task = qtasks.map(gates, source, window=4)
     assert gates.entered.acquire(timeout=10)
-    assert 4 == task._pulled  # type: ignore[attr-defined]
+    assert 4 == source.pulled
     assert task.cancel()
     gates.open_all()
     assert task.cancelled()
     with pytest.raises(qtasks.CancelledError):
         qtasks_run(task)
+    # The items already running finish and are delivered here; none frees room for more pulls.
+    assert [] == qtasks.shutdown(timeout=10)
+    assert 4 == source.pulled
 
 
 def test_an_endless_generator_ends_on_the_first_failure(qtasks_run: Any) -> None:
@@ -154,8 +171,9 @@ def test_default_window_is_two_items_per_thread_for_slow_items(qtasks_run: Any) 
     """With no window and nothing measured yet, two items per thread are pulled."""
     pool = qtasks.Pool(max_threads=3)
     gates = Gates()
-    task = pool.map(gates, itertools.count())
-    assert 6 == task._pulled
+    source = Counted(itertools.count())
+    task = pool.map(gates, source)
+    assert 6 == source.pulled
     task.cancel()
     gates.open_all()
     pool.shutdown(timeout=10)
@@ -384,9 +402,11 @@ def test_a_big_window_fills_over_several_event_loop_turns(
 ) -> None:
     """Once a refill has spent its budget, map() returns and the rest is pulled in later turns, in order."""
     monkeypatch.setattr(_map, "REFILL_BUDGET_S", 0.0)  # spent once the first chunks are submitted
-    task = qtasks.map(double, range(3000), window=1000)
-    assert _map.REFILL_MIN_CHUNKS == task._pulled
+    source = Counted(iter(range(3000)))
+    task = qtasks.map(double, source, window=1000)
+    assert 0 < source.pulled < 1000
     assert [2 * i for i in range(3000)] == qtasks_run(task, timeout=30)
+    assert 3000 == source.pulled
 
 
 def test_a_window_of_one_item_chunks_groups_tiny_items_again(
@@ -474,11 +494,12 @@ def test_an_iterable_that_spins_the_event_loop_is_not_pulled_reentrantly(qtasks_
 def test_an_endless_generator_under_a_timeout_is_cancelled_after_pulling_a_window(qtasks_run: Any) -> None:
     """A timeout over a map of an endless generator raises TimeoutError and cancels it after one window."""
     gates = Gates()
-    task = qtasks.map(gates, itertools.count(), window=4)
+    source = Counted(itertools.count())
+    task = qtasks.map(gates, source, window=4)
     with pytest.raises(qtasks.TimeoutError):
         qtasks_run(qtasks.timeout(0.05, task))
     assert task.cancelled()
-    assert 4 == task._pulled
+    assert 4 == source.pulled
     gates.open_all()
 
 

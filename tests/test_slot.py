@@ -239,7 +239,11 @@ class Loader(QWidget):
             raise
         finally:
             log.append("finally")
-            self.label.setText("idle")  # fails when the C++ object is already gone
+            # Fails when the C++ object is already gone, as it must not be
+            # after deleteLater (the slot is cancelled before the deletion).
+            self.label.setText("idle")
+            self.setWindowTitle("idle")
+            log.append("owner alive")
 
 
 def test_closing_a_window_cancels_its_slot_before_deletion(
@@ -255,9 +259,9 @@ def test_closing_a_window_cancels_its_slot_before_deletion(
     assert gate.entered.wait(10)
     with qtbot.waitSignal(window.destroyed):
         window.close()
-    assert ["cancelled", "finally"] == log
+    gate.opened.set()  # the function's late result must change nothing
+    assert ["cancelled", "finally", "owner alive"] == log
     assert handle.cancelled()
-    gate.opened.set()
     assert [] == hook_calls
 
 
@@ -283,10 +287,14 @@ def test_deleting_the_owner_cancels_without_reporting(
     log = window.log
     assert gate.entered.wait(10)
     delete(qtbot, window, parent, how)
-    assert ["cancelled", "finally"] == log
+    gate.opened.set()  # the function's late result must change nothing
+    # deleteLater lets the slot unwind before the owner goes; only then can
+    # its finally still use the owner.
+    expected = ["cancelled", "finally", "owner alive"] if how == "deleteLater" else ["cancelled", "finally"]
+    assert expected == log
     assert handle.cancelled()
-    gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
+    assert expected == log
     assert [] == hook_calls
     del window
 
@@ -300,6 +308,8 @@ class Search(QWidget):
         self.edit = QLineEdit(self)
         self.result = QLabel("", self)
         self.queries: list[str] = []
+        # The queries whose clean-up ran to its end, the widget still alive.
+        self.cleaned: list[str] = []
         self.edit.textChanged.connect(self.on_text)
 
     @qtasks.slot(reentry="restart")
@@ -310,18 +320,22 @@ class Search(QWidget):
             self.result.setText(f"result for {found}")
         finally:
             self.result.setToolTip(text)
+            self.setToolTip(text)
+            self.cleaned.append(text)
 
 
 def test_deleting_a_widget_mid_query_reports_nothing(qtbot: Any, hook_calls: list[BaseException]) -> None:
-    """Deleting a search widget while its textChanged slot waits reports nothing to sys.excepthook."""
+    """Deleting a search widget while its slot waits cancels it first: clean-up runs, nothing is reported."""
     gate = Gate()
     search = Search(gate)
+    cleaned = search.cleaned
     search.edit.setText("abc")
     assert gate.entered.wait(10)
     running = [task for task in qtasks.running() if isinstance(task, qtasks.CoroutineTask)]
     with qtbot.waitSignal(search.destroyed):
         search.deleteLater()
     gate.opened.set()
+    assert ["abc"] == cleaned
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [True] == [task.cancelled() for task in running]
     assert [] == hook_calls
@@ -449,15 +463,22 @@ def test_reentry_is_per_owner(qtbot: Any) -> None:
     """Two owners of an 'ignore' slot each run their own call."""
     gate = Gate()
 
+    started: list[str] = []
+
     class Box(QObject):
         @qtasks.slot(reentry="ignore")
         def go(self) -> Any:
+            started.append(self.objectName())
             yield qtasks.run(gate)
 
-    one, two = Box(), Box()
-    assert one.go() is not two.go()
+    one, two = Box(objectName="one"), Box(objectName="two")
+    first, second = one.go(), two.go()
+    assert first is not second
+    assert first is one.go()
+    assert ["one", "two"] == started
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
+    assert [False, False] == [first.cancelled(), second.cancelled()]
 
 
 def test_deleting_the_owner_cancels_queued_calls(qtbot: Any, hook_calls: list[BaseException]) -> None:
@@ -577,6 +598,8 @@ class Nested(QWidget):
             if self.fail:
                 raise ValueError("helper clean-up broke")
             self.label.setText("idle")  # fails when the C++ object is already gone
+            self.setWindowTitle("idle")
+            log.append("helper saw the window")
 
     @qtasks.slot
     def on_load(self) -> Any:
@@ -606,7 +629,12 @@ def test_a_coroutine_the_slot_waits_on_ends_first_and_quietly_with_the_owner(
     log = window.log
     handle = window.on_load()
     delete(qtbot, window, parent, how)
-    assert ["helper finally", "slot finally"] == log
+    if how == "deleteLater":
+        # Cancelled before the deletion: each finally still finds the window.
+        expected = ["helper finally", "helper saw the window", "slot finally"]
+    else:
+        expected = ["helper finally", "slot finally"]
+    assert expected == log
     assert handle.cancelled()
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
@@ -834,6 +862,8 @@ def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
                 yield qtasks.run(gate)
             finally:
                 log.append("finally")
+                self.setText("idle")  # cancelled before deleteLater deletes it
+                log.append("saw the box")
 
     box = Box()
     box.clicked.connect(box.on_click)
@@ -841,7 +871,7 @@ def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
     assert gate.entered.wait(10)
     with qtbot.waitSignal(box.destroyed):
         box.deleteLater()
-    assert ["finally"] == log
+    assert ["finally", "saw the box"] == log
     gate.opened.set()
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [] == hook_calls
@@ -924,3 +954,94 @@ def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qt
         delete(qtbot, box, parent, how)
     assert handle.cancelled()
     assert [] == [record.message for record in qtlog.records]
+
+
+def test_by_default_a_second_call_runs_alongside_the_first(qtbot: Any, qtasks_run: Any) -> None:
+    """Without reentry=, a second call on the same owner starts at once and both run to their end."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate, n)
+            log.append(f"end {n}")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert first is not second
+    assert ["start 1", "start 2"] == log
+    gate.opened.set()
+    assert [1, 2] == qtasks_run(qtasks.gather(first, second))
+    assert ["end 1", "end 2"] == sorted(log[2:])
+
+
+@pytest.mark.parametrize("ending", ["fails", "is cancelled"])
+def test_queue_starts_the_next_call_after_the_running_one_fails_or_is_cancelled(
+    qtbot: Any, qtasks_run: Any, ending: str
+) -> None:
+    """reentry='queue' starts the waiting call once the running one ends, however it ends."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate)
+            if n == 1:
+                raise ValueError("first call broke")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert gate.entered.wait(10)
+    assert ["start 1"] == log
+    if ending == "is cancelled":
+        assert first.cancel()
+        qtbot.waitUntil(first.done)
+        assert first.cancelled()
+        assert ["start 1", "start 2"] == log
+        gate.opened.set()
+    else:
+        gate.opened.set()
+        with pytest.raises(ValueError, match="first call broke"):
+            qtasks_run(first)
+    assert 2 == qtasks_run(second)
+    assert ["start 1", "start 2"] == log
+
+
+def test_a_failure_the_slot_unwinds_from_is_reported_even_if_its_finally_meets_the_deleted_owner(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A helper's failure is reported once, though the slot's finally then meets the deleted owner."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Window(QWidget):
+        @qtasks.coroutine
+        def load(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                raise ValueError("helper clean-up broke")
+
+        @qtasks.slot
+        def on_load(self) -> Any:
+            try:
+                yield self.load()
+            finally:
+                log.append("slot finally")
+                self.setWindowTitle("idle")  # the owner is gone: this raises
+
+    window = Window()
+    handle = window.on_load()
+    sip.delete(window)
+    gate.opened.set()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert ["slot finally"] == log
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
+    assert handle.done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -189,14 +190,18 @@ def test_manual_tasks_are_live_and_shutdown_cancels_them(qtasks_manual_pool: Man
     assert [] == ran
 
 
-def test_fixture_restores_the_real_pool(qapp: Any) -> None:
-    """Outside the fixture, qtasks.run goes to a real Pool."""
-    assert isinstance(_pool.default_pool(), qtasks.Pool)
+def test_fixture_restores_the_real_pool(qtasks_run: Any) -> None:
+    """Outside the fixture, qtasks.run runs the function on a worker thread, with nobody completing it."""
+    assert threading.get_ident() != qtasks_run(qtasks.run(threading.get_ident))
 
 
 def test_fixture_installs_the_manual_pool(qtasks_manual_pool: ManualPool) -> None:
-    """Inside the fixture, qtasks.run submits to the ManualPool."""
-    assert qtasks_manual_pool is _pool.default_pool()
+    """Inside the fixture, qtasks.run submits to the ManualPool: the task waits there until completed."""
+    task = qtasks.run(threading.get_ident)
+    assert [task] == qtasks_manual_pool.pending
+    assert not task.done()
+    qtasks_manual_pool.complete(task)
+    assert threading.get_ident() == task.result()
     assert "<qtasks.testing.ManualPool pending=0>" == repr(qtasks_manual_pool)
 
 
@@ -308,10 +313,18 @@ def test_a_map_left_pending_is_cancelled_when_the_block_ends(qapp: Any, hook_cal
 @given(data=st.data())
 def test_drive_a_map_to_its_end_whatever_the_outcomes(qapp: Any, data: Any) -> None:
     """drive() with every outcome ends a map awaited by a coroutine, without errors reported."""
-    with manual_pool() as pool:
-        handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
-        steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
-    [outcome] = handle.result()
+    reported: list[BaseException] = []
+    hook = sys.excepthook
+    sys.excepthook = lambda _type, exc, _tb: reported.append(exc)
+    try:
+        with manual_pool() as pool:
+            handle = qtasks.gather(qtasks.map(double, range(4)), return_exceptions=True)
+            steps = drive(pool, data, outcomes=(COMPLETE, FAIL, CANCEL))
+        [outcome] = handle.result()
+        qtasks.shutdown()  # what nobody consumed would be reported here at the latest
+    finally:
+        sys.excepthook = hook
+    assert [] == reported
     if all(step.outcome == COMPLETE for step in steps):
         assert [0, 2, 4, 6] == outcome
     elif steps[-1].outcome == FAIL:
@@ -440,3 +453,32 @@ def test_qtasks_run_keeps_no_qobject_in_the_traceback_of_what_it_raises(qtasks_r
         if isinstance(value, QObject)
     ]
     assert [] == held
+
+
+def test_complete_passes_keyword_arguments(qtasks_manual_pool: ManualPool) -> None:
+    """complete() calls the real function with the keyword arguments qtasks.run was given."""
+    calls: list[tuple[int, str]] = []
+
+    def record(a: int, *, b: str = "") -> None:
+        calls.append((a, b))
+
+    task = qtasks.run(record, 1, b="x")
+    qtasks_manual_pool.complete(task)
+    assert [(1, "x")] == calls
+
+
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_drive_gives_up_after_max_steps(qapp: Any, data: Any) -> None:
+    """drive() raises RuntimeError naming the pool when work keeps coming after max_steps."""
+
+    @qtasks.coroutine
+    def endless() -> Any:
+        while True:
+            yield qtasks.run(double, 1)
+
+    with manual_pool() as pool:
+        handle = endless()
+        with pytest.raises(RuntimeError, match=r"still had pending tasks after 3 steps"):
+            drive(pool, data, max_steps=3)
+        handle.cancel()
