@@ -24,6 +24,11 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
             fix = "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
             if caller == "qtasks.gather()" and isinstance(awaitable, (list, tuple, set)):
                 fix = "unpack the collection: qtasks.gather(*tasks)"
+            elif inspect.isgenerator(awaitable):
+                fix = (
+                    "a plain generator is not a qtasks coroutine: "
+                    "decorate its function with @qtasks.coroutine"
+                )
             msg = f"{caller} argument {position} is {awaitable!r}, which is not awaitable: {fix}"
             raise TypeError(msg)
     tasks = [as_task(awaitable) for awaitable in given]

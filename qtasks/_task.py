@@ -89,6 +89,10 @@ class Task(Generic[T]):
         # True once something took responsibility for the outcome: a waiter,
         # a done callback, result() or exception().
         self._consumed = False
+        # Why first: a handle made before the QApplication exists could never
+        # finish and would stay in running() forever. Raises RuntimeError.
+        if _scheduler.STATE.bridge is None:
+            _scheduler.bridge()
         _scheduler.STATE.live[self] = None
 
     # -- asking -----------------------------------------------------------
