@@ -135,7 +135,8 @@ class Task(Generic[T]):
         if self._state is PENDING:
             msg = (
                 f"{self!r} is not done yet, so it has no {what}(): yield or await it "
-                "from a qtasks coroutine, or use add_done_callback()"
+                "from a qtasks coroutine, use add_done_callback(), or, in a script, "
+                "qtasks.run_until_complete(task)"
             )
             raise RuntimeError(msg)
 
