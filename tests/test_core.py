@@ -478,7 +478,8 @@ def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
     """result() before the task is done raises RuntimeError with the fix."""
     gate = Gate()
     task = qtasks.run(gate)
-    with pytest.raises(RuntimeError, match=r"not done yet.*yield or await.*qtasks\.run_until_complete\(task\)"):
+    expected = r"not done yet.*yield or await.*qtasks\.run_until_complete\(task\)"
+    with pytest.raises(RuntimeError, match=expected):
         task.result()
     task.cancel()
     gate.opened.set()

@@ -136,7 +136,10 @@ def test_a_part_is_in_a_file_the_suite_runs(snippet: Snippet) -> None:
     )
 
 
-@pytest.mark.parametrize("script", sorted((ROOT / "docs" / "examples").glob("*.py")), ids=lambda path: path.name)
+DOCS_EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", DOCS_EXAMPLES, ids=[path.name for path in DOCS_EXAMPLES])
 def test_a_docs_example_checks_out(script: Path) -> None:
     """Each script behind the documentation's snippets runs headless and exits 0."""
     completed = run_python(str(script))

@@ -9,6 +9,7 @@ process exit 1, so a slot that fails when clicked fails its snippet's test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -34,7 +35,7 @@ def _install() -> None:
     sys.excepthook = hook
 
     def click_everything_then_quit(*_args: Any) -> int:
-        import qtasks  # noqa: PLC0415 - not at start-up: a process may never need it
+        import qtasks  # not at start-up: a process may never need it
 
         app = QApplication.instance()
         deadline = time.monotonic() + _CLICKED_WAIT_S
@@ -64,7 +65,5 @@ def _install() -> None:
     QApplication.exec = click_everything_then_quit  # type: ignore[attr-defined]
 
 
-try:
+with contextlib.suppress(ImportError):  # a process without Qt needs nothing of this
     _install()
-except ImportError:  # a process that has no Qt (a Dask worker's, say) needs nothing of this
-    pass
