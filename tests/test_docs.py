@@ -166,7 +166,7 @@ def test_every_install_line_installs_this_checkout() -> None:
     """No documented pip install can fetch a project of the index named qtasks: each installs from here."""
     lines = [
         (path.relative_to(ROOT), line.strip())
-        for path in [*DOCS, *RUN_FILES]
+        for path in [*DOCS, *RUN_FILES, *(ROOT / "qtasks").glob("*.py")]
         for line in path.read_text().splitlines()
         if "pip install" in line
     ]
