@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 from typing import Any
 
 import pytest
@@ -112,3 +113,24 @@ def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
     )
     completed = run_python("-c", script)
     assert ("[1024, 3]\n", 0) == (completed.stdout, completed.returncode), completed.stderr
+
+
+def test_off_the_gui_thread_it_refuses(qapp: Any) -> None:
+    """Called from another thread, it raises RuntimeError naming the thread to call it on."""
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            qtasks.run_until_complete(qtasks.run(double, 1))
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(10)
+    [error] = errors
+    expected = (
+        "qtasks.run_until_complete() was called off the GUI thread: "
+        "call it on the thread that created the QApplication"
+    )
+    assert expected == str(error)
