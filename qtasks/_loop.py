@@ -70,16 +70,17 @@ def _require_application(awaitable: object, call: str) -> None:
     """
     app = QCoreApplication.instance()
     if app is None:
-        if inspect.iscoroutine(awaitable):
-            awaitable.close()  # never started: no "never awaited" warning besides
         msg = (
             f"{call} needs a QApplication to run the Qt event loop: "
             "create one first, e.g. app = QApplication(sys.argv)"
         )
-        raise RuntimeError(msg)
-    if QThread.currentThread() != app.thread():
+    elif QThread.currentThread() != app.thread():
         msg = f"{call} was called off the GUI thread: call it on the thread that created the QApplication"
-        raise RuntimeError(msg)
+    else:
+        return
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()  # never started: no "never awaited" warning besides
+    raise RuntimeError(msg)
 
 
 def _not_awaitable_message(value: object, call: str) -> str:
