@@ -185,3 +185,11 @@ def test_the_readme_starts_with_the_two_commands() -> None:
         'python -m pip install -e ".[test]" && python -m pytest',
     ]
     assert expected == commands
+
+
+def test_the_readme_first_example_is_a_whole_program() -> None:
+    """The README's first python block is a complete script: imports, a QApplication, and its exec."""
+    [first, *_] = [snippet for snippet in SNIPPETS if snippet.doc.name == "README.md"]
+    assert "script" == first.kind
+    for needed in ("import qtasks", "QApplication(sys.argv)", "app.exec_()", "@qtasks.slot"):
+        assert needed in first.code
