@@ -22,12 +22,14 @@ from typing import Any, Callable
 if "--smoke" in sys.argv:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import distributed
+try:
+    import distributed
+except ImportError:
+    sys.exit('examples/compare_engines.py needs Dask: pip install -e ".[dask]" in the qtasks checkout')
 from PyQt5.QtCore import QThreadPool
 from PyQt5.QtWidgets import QApplication
 
 import qtasks
-from qtasks.pytest_plugin import run_until_done
 
 
 def burn(n: int) -> int:
@@ -41,7 +43,7 @@ def burn(n: int) -> int:
 def timed(label: str, fan_out: Callable[[], Any], expected: list[int]) -> float:
     """Time one whole fan-out and check its results. GUI thread."""
     start = time.perf_counter()
-    results = run_until_done(fan_out(), timeout=600)
+    results = qtasks.run_until_complete(fan_out(), timeout=600)
     elapsed = time.perf_counter() - start
     if results != expected:
         msg = f"{label}: wrong results"
@@ -71,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     times["serial, GUI thread"] = time.perf_counter() - start
 
     threads = QThreadPool.globalInstance().maxThreadCount()
-    run_until_done(qtasks.run(burn, 1))
+    qtasks.run_until_complete(qtasks.run(burn, 1), timeout=60)
     times[f"qtasks.run, QThreadPool ({threads} threads)"] = timed(
         "threads", lambda: qtasks.gather(*(qtasks.run(burn, n) for n in items)), expected
     )
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        run_until_done(qtasks.gather(*(qtasks.run_in(pool, burn, 1) for _ in range(workers))), timeout=60)
+        warm_up = qtasks.gather(*(qtasks.run_in(pool, burn, 1) for _ in range(workers)))
+        qtasks.run_until_complete(warm_up, timeout=60)
         times[f"qtasks.run_in, ProcessPoolExecutor ({workers} processes)"] = timed(
             "processes", lambda: qtasks.gather(*(qtasks.run_in(pool, burn, n) for n in items)), expected
         )
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         dashboard_address="127.0.0.1:0",
         worker_dashboard_address="127.0.0.1:0",
     ) as cluster, distributed.Client(cluster) as client:
-        run_until_done(qtasks.wrap(client.submit(burn, 1)), timeout=60)
+        qtasks.run_until_complete(qtasks.wrap(client.submit(burn, 1)), timeout=60)
         times[f"qtasks.wrap(client.submit), LocalCluster ({workers} worker processes)"] = timed(
             "dask",
             lambda: qtasks.gather(*(qtasks.wrap(client.submit(burn, n, pure=False)) for n in items)),

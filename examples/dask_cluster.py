@@ -21,7 +21,10 @@ from typing import Any
 if "--smoke" in sys.argv:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import distributed
+try:
+    import distributed
+except ImportError:
+    sys.exit('examples/dask_cluster.py needs Dask: pip install -e ".[dask]" in the qtasks checkout')
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 

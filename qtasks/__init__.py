@@ -11,6 +11,7 @@ from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gathe
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
+from ._loop import run_until_complete
 from ._map import map
 from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
 from ._qt import sleep, timeout, wait_signal
@@ -40,6 +41,7 @@ __all__ = [
     "report_progress",
     "run",
     "run_in",
+    "run_until_complete",
     "running",
     "shutdown",
     "sleep",

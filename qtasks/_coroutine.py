@@ -9,9 +9,12 @@ costs an event-loop turn each.
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import contextlib
 import functools
 import inspect
+import linecache
 from concurrent.futures import Future
 from typing import Any, Callable, Coroutine, Final, Generator, TypeVar, Union
 
@@ -179,12 +182,13 @@ class CoroutineTask(Task[T]):
                     self._finish(CANCELLED)
                     return
                 except BaseException as error:  # noqa: BLE001 - the coroutine's outcome
+                    _add_hint(error)
                     self._finish(FAILED, exc=error)
                     return
                 value = exc = None
                 task = as_task(yielded)
                 if task is None:
-                    exc = TypeError(_not_awaitable_message(yielded))
+                    exc = TypeError(_not_awaitable_message(yielded, coro))
                     continue
                 if task is self:
                     msg = f"{self!r} awaits its own handle, which can never finish: await another task"
@@ -231,17 +235,122 @@ class CoroutineTask(Task[T]):
         return ""
 
 
-def _not_awaitable_message(value: object) -> str:
-    hint = "yield a qtasks task, such as qtasks.run(fn, ...) or qtasks.sleep(seconds)"
+_ASYNCIO_HINT: Final = (
+    "asyncio code needs a running asyncio event loop, and a qtasks coroutine runs on the Qt "
+    "event loop instead: use qtasks.sleep(seconds) for asyncio.sleep(seconds), and run other "
+    "asyncio code on a worker thread with qtasks.run(asyncio.run, main())"
+)
+
+
+def _not_awaitable_message(value: object, coro: AnyCoroutine[Any]) -> str:
+    """Say what the coroutine yielded and the likely fix. GUI thread, while `coro` is suspended."""
+    verb = "await" if inspect.iscoroutine(coro) else "yield"
+    hint = f"{verb} a qtasks task, such as qtasks.run(fn, ...) or qtasks.sleep(seconds)"
+    call = _suspension_call(coro)
+    from_asyncio = asyncio.isfuture(value)
+    if verb == "await" and call is not None:
+        # What an await passes up comes from inside an awaitable of another
+        # library (asyncio.sleep(0) yields None), not from a call that ran here.
+        from_asyncio = from_asyncio or call[0].startswith("asyncio.")
+        call = None
     if isinstance(value, Future):
-        hint = "adopt it with qtasks.wrap(future) and yield that"
-    elif isinstance(value, (list, tuple, set)):
-        hint = "yield qtasks.gather(*tasks) to wait for several"
+        hint = f"adopt it with qtasks.wrap(future) and {verb} that"
+    elif from_asyncio:
+        hint = _ASYNCIO_HINT
+    elif isinstance(value, (list, tuple, set)) and any(
+        isinstance(item, Task) or inspect.iscoroutine(item) for item in value
+    ):
+        hint = f"{verb} qtasks.gather(*tasks) to wait for several"
     elif inspect.isgenerator(value):
         hint = "use `yield from` to run a plain sub-generator"
+    elif call is not None:
+        function_call, run_call = call
+        hint = (
+            f"{function_call} already ran here, on the GUI thread, and returned this; "
+            f"to run it on a worker thread, {verb} {run_call}"
+        )
+    elif value is None:
+        hint = (
+            f"to let the event loop run, {verb} qtasks.sleep(0) "
+            "instead of a bare yield or asyncio.sleep(0)"
+        )
+    elif isinstance(value, (list, tuple, set)):
+        hint = f"{verb} qtasks.gather(*tasks) to wait for several"
     elif callable(value):
-        hint = "yield qtasks.run(fn, ...) to run a function on a worker thread"
+        hint = f"{verb} qtasks.run(fn, ...) to run a function on a worker thread"
     return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
+
+
+def _suspension_call(coro: AnyCoroutine[Any]) -> tuple[str, str] | None:
+    """Return ("load(path)", "qtasks.run(load, path)") if `coro` is suspended at `yield load(path)`.
+
+    Read from the source line, so None whenever it is not that simple.
+    """
+    frame = getattr(coro, "gi_frame", None) or getattr(coro, "cr_frame", None)
+    if frame is None:
+        return None
+    return _call_on_line(frame.f_code.co_filename, frame.f_lineno)
+
+
+def _call_on_line(filename: str, lineno: int | None) -> tuple[str, str] | None:
+    """Return the one `yield f(...)`/`await f(...)` call on a source line, and its qtasks.run form."""
+    if lineno is None:
+        return None
+    line = linecache.getline(filename, lineno).strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return None
+    calls = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Yield, ast.Await)) and isinstance(node.value, ast.Call)
+    ]
+    if len(calls) != 1:
+        return None
+    [call] = calls
+    run = ast.Call(
+        func=ast.Attribute(value=ast.Name(id="qtasks"), attr="run"),
+        args=[call.func, *call.args],
+        keywords=call.keywords,
+    )
+    return ast.unparse(call), ast.unparse(run)
+
+
+def _add_hint(error: BaseException) -> None:
+    """Note the likely fix on an exception that escaped a coroutine, if it is a known trap."""
+    if not isinstance(error, (RuntimeError, TypeError)):
+        return
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        return
+    if any(str(note).startswith("(qtasks: ") for note in getattr(error, "__notes__", ())):
+        return  # noted by the coroutine it escaped first
+    hint = None
+    if isinstance(error, RuntimeError) and text == "no running event loop":
+        hint = _ASYNCIO_HINT
+    elif isinstance(error, TypeError) and (
+        "can't be used in 'await' expression" in text or "can't be awaited" in text
+    ):
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        call = None if tb is None else _call_on_line(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        if call is None:
+            hint = (
+                "await a qtasks task; if this value came from calling a plain function, that "
+                "function already ran on the GUI thread: await qtasks.run(fn, ...) runs it on a worker thread"
+            )
+        else:
+            function_call, run_call = call
+            hint = (
+                f"{function_call} already ran here, on the GUI thread; "
+                f"to run it on a worker thread, await {run_call}"
+            )
+    if hint is not None:
+        with contextlib.suppress(Exception):  # a note is a courtesy
+            error.add_note(f"(qtasks: {hint})")
 
 
 def as_task(value: object) -> Task[Any] | None:

@@ -420,6 +420,9 @@ def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P
         raise TypeError(msg)
     require_callable(fn, "qtasks.run_in(pool, load, path)")
     _check_picklable_function(executor, fn)
+    # Why before submitting: without a QApplication (RuntimeError here) the
+    # function must not run, since no handle could ever report its outcome.
+    _scheduler.bridge()
     client = _dask_client_of(executor)
     if client is not None:
         # Why not executor.submit(): the concurrent.futures.Future it returns

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import weakref
 from typing import Any, Callable, Final, TypeVar
@@ -333,6 +334,15 @@ def timeout(seconds: float, awaitable: object) -> TimeoutTask[Any]:
     returned task cancels it too. Raises ValueError for a negative or NaN
     duration and TypeError for something not awaitable.
     """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        if inspect.iscoroutine(seconds):
+            seconds.close()  # never started: no "never awaited" warning besides
+        msg = (
+            f"qtasks.timeout({seconds!r}, {awaitable!r}): seconds must be a number, got {seconds!r}: "
+            "the seconds come first, qtasks.timeout(seconds, awaitable), the reverse of "
+            "asyncio.wait_for(awaitable, timeout)"
+        )
+        raise TypeError(msg)
     value = _check_seconds(seconds, f"qtasks.timeout({seconds!r}, ...)")
     _require_gui_thread("qtasks.timeout()")
     child = as_task(awaitable)

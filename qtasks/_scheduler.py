@@ -68,7 +68,8 @@ def bridge() -> Bridge:
             if app is None:
                 msg = (
                     "qtasks needs a QApplication (or QCoreApplication): "
-                    "create one before starting tasks or coroutines"
+                    "create one before starting tasks or coroutines, "
+                    "e.g. app = QApplication(sys.argv) first thing in main()"
                 )
                 raise RuntimeError(msg)
             created = Bridge()

@@ -89,6 +89,10 @@ class Task(Generic[T]):
         # True once something took responsibility for the outcome: a waiter,
         # a done callback, result() or exception().
         self._consumed = False
+        # Why first: a handle made before the QApplication exists could never
+        # finish and would stay in running() forever. Raises RuntimeError.
+        if _scheduler.STATE.bridge is None:
+            _scheduler.bridge()
         _scheduler.STATE.live[self] = None
 
     # -- asking -----------------------------------------------------------
@@ -131,7 +135,8 @@ class Task(Generic[T]):
         if self._state is PENDING:
             msg = (
                 f"{self!r} is not done yet, so it has no {what}(): yield or await it "
-                "from a qtasks coroutine, or use add_done_callback()"
+                "from a qtasks coroutine, use add_done_callback(), or, in a script, "
+                "qtasks.run_until_complete(task)"
             )
             raise RuntimeError(msg)
 

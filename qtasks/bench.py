@@ -505,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         module = ROWS[name][2]
         if module is not None and _optional(module) is None:
-            print(f"skipped {name}: pip install {name} (or qtasks[bench])")
+            print(f'skipped {name}: pip install {name}, or pip install -e ".[bench]" in the qtasks checkout')
             continue
         rows.append(name)
     # Every ratio is to a floor measured in the same run: add the floors the chosen rows need.

@@ -13,7 +13,7 @@ test reads as a script of events, with no event-loop spinning and no waiting:
         older, newer = qtasks_manual_pool.pending
         qtasks_manual_pool.complete(newer)        # runs lookup("qt") now
         qtasks_manual_pool.fail(older, OSError("timed out"))
-        assert widget.status.text() == "1 results for 'qt'"
+        assert widget.status.text() == "2 results for 'qt'"   # qt, qtasks
 
 `drive(pool, data)` lets hypothesis choose the completion order and the
 outcome of every task, so one property covers every interleaving.

@@ -24,9 +24,15 @@ class Gate:
         return value
 
 
-def run_python(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `python *args` in a fresh process, headless, with the repository's qtasks importable."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+def run_python(
+    *args: str, cwd: Path = ROOT, timeout: float = 120, path: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run `python *args` in a fresh process, headless, with the repository's qtasks importable.
+
+    `path`: more folders for PYTHONPATH, before the repository.
+    """
+    pythonpath = os.pathsep.join(str(folder) for folder in (*path, ROOT))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": pythonpath}
     return subprocess.run(
         [sys.executable, *args],
         capture_output=True,
@@ -38,7 +44,9 @@ def run_python(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess
     )
 
 
-def run_pytest(target: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_pytest(
+    target: Path, cwd: Path | None = None, path: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """Run pytest on `target` (a folder or a test file) the way a user would, in a fresh process."""
     options = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    return run_python("-m", "pytest", *options, str(target), cwd=cwd or target)
+    return run_python("-m", "pytest", *options, str(target), cwd=cwd or target, path=path)

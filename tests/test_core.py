@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import json
 import sys
+import textwrap
 import threading
 import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QThread, QThreadPool
+from PyQt5.QtCore import QCoreApplication, QThread, QThreadPool
 from support import Gate, run_python
 
 import qtasks
@@ -484,7 +485,8 @@ def test_result_of_a_pending_task_says_how_to_wait(qapp: Any) -> None:
     """result() before the task is done raises RuntimeError with the fix."""
     gate = Gate()
     task = qtasks.run(gate)
-    with pytest.raises(RuntimeError, match=r"not done yet.*yield or await"):
+    expected = r"not done yet.*yield or await.*qtasks\.run_until_complete\(task\)"
+    with pytest.raises(RuntimeError, match=expected):
         task.result()
     task.cancel()
     gate.opened.set()
@@ -739,6 +741,46 @@ def test_run_without_an_application_says_to_create_one(tmp_path: Any) -> None:
     code = "import qtasks\ntry:\n    qtasks.run(print)\nexcept RuntimeError as e:\n    print(e)\n"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert "create one before starting" in out.stdout
+
+
+def test_work_refused_without_an_application_leaves_no_handle_behind() -> None:
+    """Each way of starting work raises without a QApplication and leaves running() empty.
+
+    run_in() also never submits the function, which no handle could report on.
+    """
+    code = textwrap.dedent(
+        """
+        from concurrent.futures import Future, ThreadPoolExecutor
+        import qtasks
+
+        ran = []
+        starts = {
+            "run": lambda: qtasks.run(print),
+            "Pool.run": lambda: qtasks.Pool(1).run(print),
+            "map": lambda: qtasks.map(print, [1]),
+            "run_in": lambda: qtasks.run_in(ThreadPoolExecutor(1), ran.append, 1),
+            "wrap": lambda: qtasks.wrap(Future()),
+            "gather": lambda: qtasks.gather(),
+        }
+        for name, start in starts.items():
+            try:
+                start()
+            except RuntimeError as exc:
+                print(name, "refused:", "create one before starting" in str(exc))
+        print("running:", qtasks.running(), "ran:", ran)
+        """
+    )
+    completed = run_python("-c", code)
+    expected = [
+        "run refused: True",
+        "Pool.run refused: True",
+        "map refused: True",
+        "run_in refused: True",
+        "wrap refused: True",
+        "gather refused: True",
+        "running: [] ran: []",
+    ]
+    assert expected == completed.stdout.splitlines(), completed.stderr
 
 
 def test_a_coroutine_started_without_an_application_raises_only_that() -> None:

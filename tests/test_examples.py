@@ -39,3 +39,29 @@ def test_search_widget_property_tests_pass() -> None:
     completed = run_pytest(ROOT / "examples" / "test_search_widget.py", cwd=ROOT)
     assert 0 == completed.returncode, completed.stdout + completed.stderr
     assert "2 passed" in completed.stdout
+
+
+@pytest.mark.parametrize("name", ["compare_engines.py", "dask_cluster.py"])
+def test_a_dask_example_without_dask_names_the_extra_to_install(name: str) -> None:
+    """Without `distributed` installed, a Dask example exits 1 with the pip line that adds it."""
+    script = ROOT / "examples" / name
+    blocked = (
+        "import runpy, sys; sys.modules['distributed'] = None; "
+        f"sys.argv = [{str(script)!r}, '--smoke']; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    completed = run_python("-c", blocked)
+    expected = f'examples/{name} needs Dask: pip install -e ".[dask]" in the qtasks checkout\n'
+    assert (1, "", expected) == (completed.returncode, completed.stdout, completed.stderr)
+
+
+def test_compare_engines_needs_no_pytest() -> None:
+    """The engine comparison, a script, runs with pytest made unimportable."""
+    pytest.importorskip("distributed")
+    script = ROOT / "examples" / "compare_engines.py"
+    blocked = (
+        "import runpy, sys; sys.modules['pytest'] = None; "
+        f"sys.argv = [{str(script)!r}, '--smoke']; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    completed = run_python("-c", blocked, timeout=90)
+    assert 0 == completed.returncode, completed.stdout + completed.stderr
+    assert "smoke: ok" in completed.stdout

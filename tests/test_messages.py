@@ -1,0 +1,166 @@
+"""Errors for the mistakes of a first hour with qtasks name the fix."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import qtasks
+
+
+def load(path: str) -> list[str]:
+    return [path, path.upper()]
+
+
+# -- a function called where a task was meant ---------------------------------
+
+
+def test_yielding_what_a_plain_call_returned_suggests_qtasks_run(qtasks_run: Any) -> None:
+    """`yield load(path)` says load already ran on the GUI thread and shows qtasks.run(load, path)."""
+
+    @qtasks.coroutine
+    def on_open(path: str) -> Any:
+        data = yield load(path)
+        return data
+
+    expected = (
+        r"yielded \['a', 'A'\], which is not awaitable: load\(path\) already ran here, on the GUI "
+        r"thread, and returned this; to run it on a worker thread, yield qtasks\.run\(load, path\)$"
+    )
+    with pytest.raises(TypeError, match=expected):
+        qtasks_run(on_open("a"))
+
+
+def test_yielding_a_list_of_tasks_still_suggests_gather(qtasks_run: Any) -> None:
+    """A list that holds tasks gets the gather hint, even when a call made it."""
+
+    def start_all() -> list[qtasks.Task[list[str]]]:
+        return [qtasks.run(load, "a"), qtasks.run(load, "b")]
+
+    @qtasks.coroutine
+    def body() -> Any:
+        tasks = start_all()
+        try:
+            yield tasks
+        except TypeError as exc:
+            yield qtasks.gather(*tasks)
+            return str(exc)
+        return "no error"
+
+    assert qtasks_run(body()).endswith(
+        "which is not awaitable: yield qtasks.gather(*tasks) to wait for several"
+    )
+
+
+def test_awaiting_what_a_plain_call_returned_suggests_qtasks_run(qtasks_run: Any) -> None:
+    """`await load(path)` in an async def gets a note showing qtasks.run(load, path)."""
+
+    @qtasks.coroutine
+    async def on_open(path: str) -> Any:
+        return await load(path)
+
+    expected = r"await qtasks\.run\(load, path\)\)$"
+    with pytest.raises(TypeError, match=expected):
+        qtasks_run(on_open("a"))
+
+
+# -- asyncio inside a qtasks coroutine -----------------------------------------
+
+ASYNCIO_HINT = (
+    r"use qtasks\.sleep\(seconds\) for asyncio\.sleep\(seconds\), and run other asyncio code "
+    r"on a worker thread with qtasks\.run\(asyncio\.run, main\(\)\)"
+)
+
+
+def test_asyncio_sleep_in_a_qtasks_coroutine_suggests_qtasks_sleep(qtasks_run: Any) -> None:
+    """`await asyncio.sleep(1)` fails with asyncio's own error plus a note naming qtasks.sleep."""
+
+    @qtasks.coroutine
+    async def pause() -> None:
+        await asyncio.sleep(1)
+
+    with pytest.raises(RuntimeError, match=r"no running event loop[\s\S]*" + ASYNCIO_HINT):
+        qtasks_run(pause())
+
+
+def test_asyncio_sleep_zero_in_a_qtasks_coroutine_gets_the_same_hint(qtasks_run: Any) -> None:
+    """`await asyncio.sleep(0)`, which passes a bare None up, gets the asyncio hint, not a qtasks.run one."""
+
+    @qtasks.coroutine
+    async def pause() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(TypeError, match=r"yielded None, which is not awaitable: asyncio code needs"):
+        qtasks_run(pause())
+
+
+def test_an_asyncio_future_in_a_qtasks_coroutine_gets_the_asyncio_hint(qtasks_run: Any) -> None:
+    """Awaiting an asyncio future names it and shows how to run asyncio code instead."""
+    loop = asyncio.new_event_loop()
+    try:
+
+        @qtasks.coroutine
+        async def wait_for_it() -> None:
+            await loop.create_future()
+
+        with pytest.raises(
+            TypeError, match=r"yielded <Future pending>, which is not awaitable: .*" + ASYNCIO_HINT
+        ):
+            qtasks_run(wait_for_it())
+    finally:
+        loop.close()
+
+
+def test_a_worker_may_run_asyncio_code_with_asyncio_run(qtasks_run: Any) -> None:
+    """The fix the hint shows works: qtasks.run(asyncio.run, main()) runs asyncio code on a worker."""
+
+    async def main() -> str:
+        await asyncio.sleep(0.01)
+        return "done"
+
+    assert "done" == qtasks_run(qtasks.run(asyncio.run, main()))
+
+
+# -- an undecorated generator --------------------------------------------------
+
+
+def test_qtasks_run_of_an_undecorated_generator_suggests_the_decorator(qtasks_run: Any) -> None:
+    """qtasks_run(gen()) of a generator function without @qtasks.coroutine names the decorator."""
+
+    def on_open() -> Any:
+        yield qtasks.sleep(0)
+
+    with pytest.raises(
+        TypeError, match=r"got <generator object .*on_open .*decorate its function with @qtasks\.coroutine"
+    ):
+        qtasks_run(on_open())
+
+
+def test_gather_of_an_undecorated_generator_suggests_the_decorator(qapp: Any) -> None:
+    """qtasks.gather(gen()) names the decorator too."""
+
+    def on_open() -> Any:
+        yield qtasks.sleep(0)
+
+    with pytest.raises(
+        TypeError, match=r"argument 0 is <generator .*decorate its function with @qtasks\.coroutine"
+    ):
+        qtasks.gather(on_open())
+
+
+# -- timeout's argument order --------------------------------------------------
+
+
+def test_timeout_with_its_arguments_swapped_names_the_order(qtasks_run: Any) -> None:
+    """qtasks.timeout(task, 5) shows (seconds, awaitable), the reverse of asyncio.wait_for."""
+    task = qtasks.run(load, "a")
+    expected = (
+        r"qtasks\.timeout\(<ThreadTask load\(\) .*>, 5\): seconds must be a number, got <ThreadTask .*>: "
+        r"the seconds come first, qtasks\.timeout\(seconds, awaitable\), the reverse of "
+        r"asyncio\.wait_for\(awaitable, timeout\)"
+    )
+    with pytest.raises(TypeError, match=expected):
+        qtasks.timeout(task, 5)  # type: ignore[arg-type]
+    assert ["a", "A"] == qtasks_run(task)
