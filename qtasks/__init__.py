@@ -11,12 +11,12 @@ from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gathe
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
-from ._map import map
-from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._pool import Pool, ThreadTask, map, run
 from ._qt import sleep, timeout, wait_signal
 from ._scheduler import running, shutdown
 from ._slot import slot
 from ._task import Task
+from ._worker import cancel_requested, check_cancelled, report_progress
 
 __version__ = "0.1.0.dev0"
 

@@ -77,41 +77,36 @@ class CoroutineTask(Task[T]):
         coroutine is done; True (changing nothing more) if a cancellation is
         already on its way.
         """
-        if self._state is not PENDING:
-            return False
+        return super().cancel()
+
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        waiting = self._waiting_on
+        return () if waiting is None else (waiting,)
+
+    def _abort(self) -> bool:
         if self._must_cancel:
-            return True
-        # Why a loop, not child.cancel() recursion: a coroutine awaiting a
-        # coroutine awaiting ... (a recursive walk, a polling coroutine that
-        # awaits a new call of itself) can be deeper than the recursion limit.
-        chain: list[CoroutineTask[Any]] = []
-        task: CoroutineTask[Any] = self
-        while True:
-            task._must_cancel = True
-            waiting = task._waiting_on
-            if waiting is None:
-                break  # the coroutine is inside _step right now, which sees the flag
-            # Why: the child's own done callback would resume us with its
-            # outcome; forgetting it first makes that late wake-up a no-op.
-            task._waiting_on = None
-            chain.append(task)
-            if isinstance(waiting, CoroutineTask) and waiting._state is PENDING and not waiting._must_cancel:
-                task = waiting
-                continue
-            waiting.cancel()
-            break
-        # Innermost first, as if each had cancelled its child before queuing itself.
-        for task in reversed(chain):
-            _scheduler.call_soon(task._resume_cancelled)
+            return False  # a cancellation is on its way already
+        self._must_cancel = True
+        # Why: the child's own done callback would resume us with its
+        # outcome; forgetting it first makes that late wake-up a no-op.
+        self._waiting_on = None
         return True
+
+    def _aborted(self, now: bool) -> None:
+        if now:
+            self._cancel_now()
+        elif not self._stepping:
+            # Queued after what it waited on queued its own: innermost first.
+            # Inside _step right now, the step itself sees the flag.
+            _scheduler.call_soon(self._resume_cancelled)
 
     def _cancel_now(self) -> None:
         """Throw `CancelledError` in at the current suspension right now, not on the next step.
 
         GUI thread; does nothing once the coroutine is done. For an owner that
         is about to disappear (a QObject being deleted): its `finally` blocks
-        must run while it still exists. The caller cancels what the coroutine
-        waits on first, innermost first (see `_slot._cancel_now`); if that
+        must run while it still exists. `cancel_walk(now=True)` cancels what
+        the coroutine waits on first, innermost first; if that
         failed in its clean-up, its exception is thrown in instead, as any
         awaited task's would be. If the coroutine is running (it is deleting
         its own owner), the throw happens at its next suspension instead.

@@ -25,7 +25,6 @@ import contextlib
 import functools
 import pickle
 import sys
-import threading
 import time
 import weakref
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,10 +32,11 @@ from typing import Any, Callable, Final, TypeVar
 
 from typing_extensions import ParamSpec
 
-from . import _pool, _scheduler
+from . import _scheduler
 from ._bridge import report
 from ._errors import CancelledError
-from ._task import _NO_PROGRESS, CANCELLED, PENDING, Task, callable_name, require_callable
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
+from ._worker import WeakWorkerSide, run_as
 
 __all__ = ["ExecutorTask", "run_in", "wrap"]
 
@@ -70,7 +70,7 @@ class ExecutorTask(Task[T]):
         kind: str,
         name: str,
         call: _Call | None = None,
-        worker_side: _WorkerSide | None = None,
+        worker_side: WeakWorkerSide | None = None,
     ) -> None:
         super().__init__()
         self._future: Any = future
@@ -80,7 +80,7 @@ class ExecutorTask(Task[T]):
         # on a thread of this process; None for other processes and Dask.
         self._worker_side = worker_side
         if worker_side is not None:
-            worker_side._task = weakref.ref(self)
+            worker_side.bind(self)
         self._completion = _Completion(self, kind, call)
         future.add_done_callback(self._completion)
 
@@ -94,6 +94,9 @@ class ExecutorTask(Task[T]):
         loop, so the scheduler forgets queued work and drops a running task's
         result. Returns False if the task is done already.
         """
+        return super().cancel()
+
+    def _abort(self) -> bool:
         if self._state is not PENDING:
             return False
         future = self._future
@@ -133,57 +136,6 @@ class ExecutorTask(Task[T]):
 
     def _waiting_text(self) -> str:
         return f", on {self._kind}"
-
-
-class _WorkerSide:
-    """A `run_in` task as the function sees it on an executor thread of this process.
-
-    `check_cancelled()` reads its flag; `report_progress()` records a value
-    here and, for the first of a burst, posts one delivery to the GUI thread,
-    which hands the newest value to the task. It holds the task only weakly,
-    so that no worker thread ever drops the last reference to it.
-    """
-
-    __slots__ = ("_cancel_requested", "_name", "_progress", "_progress_lock", "_task")
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        # Written once on the GUI thread, read by the function's thread.
-        self._cancel_requested = False
-        self._task: weakref.ref[ExecutorTask[Any]] | None = None
-        self._progress: object = _NO_PROGRESS
-        self._progress_lock = threading.Lock()
-
-    def _set_progress(self, value: object) -> None:
-        """Record the newest progress value; post a delivery for the first of a burst. Any thread."""
-        with self._progress_lock:
-            first = self._progress is _NO_PROGRESS
-            self._progress = value
-        if first:
-            _scheduler.call_soon(self._deliver_progress)
-
-    def _deliver_progress(self) -> None:
-        """Hand the newest value to the task. GUI thread."""
-        with self._progress_lock:
-            value, self._progress = self._progress, _NO_PROGRESS
-        task = self._task() if self._task is not None else None
-        if task is not None and value is not _NO_PROGRESS:
-            task._set_progress(value)
-
-    def __repr__(self) -> str:
-        return f"<ExecutorTask {self._name}>"
-
-
-def _run_in_this_process(
-    side: _WorkerSide, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> T:
-    """Run `fn` with `check_cancelled()` and `report_progress()` bound to its task. Executor thread."""
-    previous = getattr(_pool._LOCAL, "task", None)
-    _pool._LOCAL.task = side
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _pool._LOCAL.task = previous
 
 
 class _Completion:
@@ -434,8 +386,8 @@ def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P
     name = f"{callable_name(fn)}()"
     if isinstance(executor, ThreadPoolExecutor):
         # A thread of this process: check_cancelled() and report_progress() work there.
-        side = _WorkerSide(name)
-        future = executor.submit(_run_in_this_process, side, fn, args, kwargs)
+        side = WeakWorkerSide(name)
+        future = executor.submit(run_as, side, fn, args, kwargs)
         return ExecutorTask(future, CONCURRENT, name, worker_side=side)
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None

@@ -21,7 +21,7 @@ from . import _scheduler
 from ._bridge import report
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._task import FAILED, FINISHED, PENDING, Task
 
 __all__ = ["sleep", "timeout", "wait_signal"]
 
@@ -304,14 +304,9 @@ class TimeoutTask(Task[T]):
         if self._finish(FAILED, exc=QtasksTimeoutError(msg)) and child is not None:
             child.cancel()
 
-    def cancel(self) -> bool:
-        """Cancel the timeout and the awaitable it waits for. GUI thread."""
-        child = self._child
-        if not self._finish(CANCELLED):
-            return False
-        if child is not None:
-            child.cancel()
-        return True
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        # Cancelling the timeout cancels the awaitable it waits for.
+        return () if self._child is None else (self._child,)
 
     def _released(self) -> None:
         if self._deadline is not None:

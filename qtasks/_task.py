@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Final, Generator, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Final, Generator, Generic, Iterator, TypeVar
 
 from . import _scheduler
 from ._bridge import report
@@ -23,7 +23,7 @@ from ._errors import CancelledError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["CANCELLED", "FAILED", "FINISHED", "PENDING", "Task"]
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "NO_PROGRESS", "PENDING", "Task", "cancel_walk"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -33,7 +33,7 @@ FINISHED: Final = "finished"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 
-_NO_PROGRESS: Final = object()
+NO_PROGRESS: Final = object()
 # Guards Task._progress, which a worker writes and the GUI thread takes.
 _PROGRESS_LOCK: Final = threading.Lock()
 # How many handles deep a repr names what each one waits on. Why a limit: a
@@ -85,7 +85,7 @@ class Task(Generic[T]):
         # Invariant: _callbacks is a list while PENDING and None once done.
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
-        self._progress: object = _NO_PROGRESS
+        self._progress: object = NO_PROGRESS
         # True once something took responsibility for the outcome: a waiter,
         # a done callback, result() or exception().
         self._consumed = False
@@ -138,11 +138,38 @@ class Task(Generic[T]):
     # -- acting -----------------------------------------------------------
 
     def cancel(self) -> bool:
-        """Ask the task to stop; return False if it is already done.
+        """Ask the task to stop, and what it waits on; return False if it is already done.
 
-        GUI thread; idempotent. The default ends the task at once.
+        GUI thread; idempotent. See `cancel_walk()` for the order.
+        """
+        if self._state is not PENDING:
+            return False
+        cancel_walk(self, now=False)
+        return True
+
+    # -- cancelling (GUI thread): the hooks cancel_walk() calls ------------
+
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        """Return the tasks this one waits on, which cancelling it cancels too."""
+        return ()
+
+    def _abort(self) -> bool:
+        """Stop this task's own part of the work, on the way down a cancellation.
+
+        Returns False to stop the walk here: the task is done, or a
+        cancellation is already on its way to it. The default ends the task
+        cancelled at once.
         """
         return self._finish(CANCELLED)
+
+    def _aborted(self, now: bool) -> None:
+        """Finish cancelling, once what the task waits on is cancelled (on the way up).
+
+        With `now` (a deleted owner), nothing was aborted on the way down: the
+        default cancels the task now, as `cancel()` does.
+        """
+        if now:
+            self.cancel()
 
     def add_done_callback(self, fn: Callable[[Self], object]) -> None:
         """Call `fn(task)` once on the GUI thread when the task is done.
@@ -243,7 +270,7 @@ class Task(Generic[T]):
         _scheduler.STATE.live.pop(self, None)
         callbacks = self._callbacks
         self._callbacks = None
-        if self._progress is not _NO_PROGRESS:
+        if self._progress is not NO_PROGRESS:
             # The last value reported is delivered before the done callbacks.
             _scheduler.call_soon(self._deliver_progress)
         if callbacks:
@@ -310,8 +337,8 @@ class Task(Generic[T]):
         """Hand the newest progress value to the listeners. GUI thread."""
         with _PROGRESS_LOCK:
             value = self._progress
-            self._progress = _NO_PROGRESS
-        if value is _NO_PROGRESS or self._state is CANCELLED:
+            self._progress = NO_PROGRESS
+        if value is NO_PROGRESS or self._state is CANCELLED:
             return
         listeners = self._progress_listeners
         if listeners:
@@ -324,7 +351,7 @@ class Task(Generic[T]):
     def _set_progress(self, value: object) -> None:
         """Record a progress value and make sure one delivery is queued. Any thread."""
         with _PROGRESS_LOCK:
-            first = self._progress is _NO_PROGRESS
+            first = self._progress is NO_PROGRESS
             self._progress = value
         if first:
             _scheduler.call_soon(self._deliver_progress)
@@ -372,3 +399,49 @@ class Task(Generic[T]):
                 finally:
                     _REPR.depth = depth
         return f"<{head} {state}{waiting}>"
+
+
+def cancel_walk(root: Task[Any], *, now: bool) -> list[Task[Any]]:
+    """Cancel `root` and, transitively, what it waits on; return the tasks reached.
+
+    GUI thread. The one traversal behind `cancel()`, a deleted owner and
+    `shutdown()`. It follows `_awaits()` depth first, in argument order, with
+    its own stack: a chain of coroutines awaiting each other can be deeper
+    than the recursion limit. Each pending task is visited once.
+
+    Without `now` (`cancel()`), each task calls its `_abort()` on the way down
+    (a coroutine forgets what it waits on, so that the late wake-up of a
+    cancelled child is a no-op; a combinator ends), and `_aborted(False)` on
+    the way up: a coroutine then queues its `CancelledError` for the next
+    step, innermost first. With `now` (an owner about to disappear), the walk
+    only collects on the way down, and on the way up each coroutine takes its
+    `CancelledError` at once, so every `finally` block runs before this returns.
+    """
+    seen: set[Task[Any]] = set()
+    reached: list[Task[Any]] = []
+
+    def enter(task: Task[Any]) -> Iterator[Task[Any]] | None:
+        if task._state is not PENDING or task in seen:
+            return None
+        seen.add(task)
+        below = task._awaits()  # read first: _abort() lets go of it
+        if not now and not task._abort():
+            return None
+        reached.append(task)
+        return iter(below)
+
+    first = enter(root)
+    if first is None:
+        return reached
+    stack: list[tuple[Task[Any], Iterator[Task[Any]]]] = [(root, first)]
+    while stack:
+        task, below = stack[-1]
+        for child in below:
+            deeper = enter(child)
+            if deeper is not None:
+                stack.append((child, deeper))
+                break
+        else:
+            stack.pop()
+            task._aborted(now)
+    return reached

@@ -29,8 +29,10 @@ import attrs
 from typing_extensions import ParamSpec
 
 from . import _scheduler
-from ._pool import DROPPED, QUEUED, RAN, RUNNING, ThreadTask, set_default_pool
+from ._map import ChunkRules, MapTask, RunLanes, start_map
+from ._pool import ThreadTask, set_default_pool
 from ._task import PENDING, Task, require_callable
+from ._worker import DROPPED, QUEUED, RAN, RUNNING
 
 if TYPE_CHECKING:
     from hypothesis.strategies import DataObject
@@ -45,6 +47,7 @@ FAIL: Final = "fail"
 CANCEL: Final = "cancel"
 
 _NO_RESULT: Final = object()
+_MANUAL_CHUNKS: Final = ChunkRules(max_items=1, may_split=False, paced=False)
 
 
 class ManualPool:
@@ -58,10 +61,6 @@ class ManualPool:
     the `qtasks_manual_pool` fixture or the `manual_pool()` context manager.
     All methods are for the GUI thread.
     """
-
-    # qtasks.map gives each item its own task here, so that a test can
-    # complete, fail or cancel the items one by one.
-    _one_item_per_map_task: Final = True
 
     def __init__(self) -> None:
         # ThreadTask.cancel() takes this lock; here only the GUI thread does.
@@ -94,6 +93,21 @@ class ManualPool:
         self._queue[task] = None
         return task
 
+    @property
+    def chunk_rules(self) -> ChunkRules:
+        """How a map groups its items here: one item per task, never split, all submitted at once.
+
+        So a test can complete, fail or cancel the items one by one.
+        """
+        return _MANUAL_CHUNKS
+
+    def map(self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:
+        """Start `qtasks.map` on this pool: each item becomes a task in `pending`.
+
+        Raises as `qtasks.map` does for bad arguments.
+        """
+        return start_map(RunLanes(self.run, self.max_threads, self.chunk_rules), fn, iterable, window)
+
     def complete(self, task: Task[Any], result: object = _NO_RESULT) -> None:
         """Run the task's real function now, or finish it with `result` if given.
 
@@ -108,7 +122,7 @@ class ManualPool:
                 item._phase = RUNNING
             item._execute_in_worker()
         else:
-            item._w_value = result
+            item._returned = result
         self._deliver(item)
 
     def fail(self, task: Task[Any], exc: BaseException) -> None:
@@ -125,7 +139,7 @@ class ManualPool:
             )
             raise TypeError(msg)
         item = self._claim(task, "fail")
-        item._w_exc = exc
+        item._raised = exc
         self._deliver(item)
 
     def run_all(self) -> list[ThreadTask[Any]]:
