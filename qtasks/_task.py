@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Final, Generator, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Generic, Iterator, TypeVar
 
 from . import _scheduler
 from ._bridge import report
@@ -64,8 +64,20 @@ class Task(Generic[T]):
     """A handle on work that finishes later: a function on a pool, a coroutine, a fan-out.
 
     Methods are for the GUI thread. Yield or await a task from a qtasks
-    coroutine to get its result.
+    coroutine to get its result. `qtasks.Task()` made directly is a future
+    that you settle on the GUI thread with `set_result()` or
+    `set_exception()`, as `asyncio.Future`: a bridge from a callback API to
+    the coroutines awaiting it. The handles qtasks returns are settled by
+    their own work.
     """
+
+    # Whether set_result() and set_exception() may settle it: only a plain
+    # Task(); every subclass is settled by its own work.
+    _settable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._settable = False
 
     __slots__ = (
         "__weakref__",
@@ -136,6 +148,50 @@ class Task(Generic[T]):
             raise RuntimeError(msg)
 
     # -- acting -----------------------------------------------------------
+
+    def set_result(self, value: T) -> None:
+        """Finish the task with `value`: its waiters resume with it, its done callbacks run.
+
+        GUI thread; for a `qtasks.Task()` you made. Raises RuntimeError off
+        the GUI thread, when the task is done already, and for a handle
+        qtasks made (its own work settles it).
+        """
+        self._require_settable("set_result")
+        self._finish(FINISHED, value)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Fail the task with `exc`: it is raised in its waiters, or reported if nobody consumes it.
+
+        GUI thread; for a `qtasks.Task()` you made. Raises TypeError unless
+        `exc` is an exception instance (for a cancellation, call `cancel()`),
+        and RuntimeError as `set_result()` does.
+        """
+        if not isinstance(exc, BaseException) or isinstance(exc, CancelledError):
+            msg = (
+                f"set_exception() needs an exception instance, got {exc!r}: "
+                "e.g. task.set_exception(OSError('gone')); to cancel the task, call task.cancel()"
+            )
+            raise TypeError(msg)
+        self._require_settable("set_exception")
+        self._finish(FAILED, exc=exc)
+
+    def _require_settable(self, what: str) -> None:
+        if not self._settable:
+            msg = (
+                f"{what}() cannot settle {self!r}: its own work settles it; "
+                "only a qtasks.Task() you create yourself takes set_result() and set_exception()"
+            )
+            raise RuntimeError(msg)
+        if not _scheduler.on_gui_thread():
+            msg = (
+                f"{what}() was called off the GUI thread on {self!r}: a task is settled on the "
+                "GUI thread; hand the outcome over with a queued signal, or run the work with "
+                "qtasks.run() and await that"
+            )
+            raise RuntimeError(msg)
+        if self._state is not PENDING:
+            msg = f"{what}() on {self!r}: the task is done already; a task is settled once"
+            raise RuntimeError(msg)
 
     def cancel(self) -> bool:
         """Ask the task to stop, and what it waits on; return False if it is already done.
