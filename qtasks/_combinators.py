@@ -51,7 +51,7 @@ class GatherTask(Task[list[Any]]):
                 # consumed now: if the gather ends first, the slot leaves the
                 # failure to its handle, which reports it if nobody reads it.
                 child._leave_to_handle()
-            child._add_watcher(_GatherPosition(self, index))
+            child._on_done(_GatherPosition(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         if self._state is not PENDING:
@@ -154,7 +154,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
                 # it is reported when the handle is collected or at shutdown().
                 child._leave_to_handle()
                 self._count(child)
-            child._add_watcher(self._child_done)
+            child._on_done(self._child_done)
         self._check()
 
     def _count(self, child: Task[Any]) -> None:

@@ -19,7 +19,7 @@ from typing_extensions import ParamSpec
 
 from . import _scheduler
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
+from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name
 
 __all__ = ["CoroutineTask", "as_task", "coroutine"]
 
@@ -32,7 +32,7 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_left_to_handle", "_must_cancel", "_name", "_stepping", "_waiting_on")
+    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         try:
@@ -59,10 +59,9 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
-        # True once a combinator left the failure to the handle (see
-        # Task._leave_to_handle): it then waits for garbage collection or
-        # shutdown() like any other handle's, not for the next step.
-        self._left_to_handle = False
+        # A coroutine's failure nobody consumed is reported on the next step,
+        # unless a combinator leaves it to the handle first.
+        self._failure_report = ON_STEP
         if start:
             self._step(None, None)
 
@@ -195,7 +194,7 @@ class CoroutineTask(Task[T]):
                     task.cancel()
                     continue
                 self._waiting_on = task
-                task._add_waiter(self._wakeup)
+                task._on_done(self._wakeup)
                 return
         finally:
             self._stepping = False
@@ -204,18 +203,6 @@ class CoroutineTask(Task[T]):
     def _released(self) -> None:
         self._coro = None
         self._waiting_on = None
-
-    def _on_unconsumed_failure(self) -> None:
-        # A coroutine's failure is reported on the step after it failed,
-        # unless something consumed it by then.
-        _scheduler.call_soon(self._report_on_step)
-
-    def _report_on_step(self) -> None:
-        if not self._left_to_handle:
-            self._report_unconsumed()
-
-    def _leave_to_handle(self) -> None:
-        self._left_to_handle = True
 
     def _describe(self) -> str:
         return f"{self._name}()"

@@ -286,7 +286,7 @@ class TimeoutTask(Task[T]):
         if child._state is not PENDING:
             self._child_done(child)
             return
-        child._add_watcher(self._child_done)
+        child._on_done(self._child_done)
         self._deadline = _Deadline(seconds, self._timed_out)
 
     def _child_done(self, child: Task[T]) -> None:

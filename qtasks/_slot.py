@@ -123,7 +123,7 @@ class _Lifetime(QObject):
             if not self.tasks:
                 self._filter(install=False)
 
-        task._add_watcher(forget)
+        task._on_done(forget)
 
     def _filter(self, *, install: bool) -> None:
         """Watch the owner's events only while it has coroutines: a filter costs every event."""
@@ -219,7 +219,7 @@ class _CallQueue:
 
     def add(self, task: CoroutineTask[Any], *, queued: bool) -> None:
         self.calls[task] = None
-        task._add_watcher(lambda done: self.calls.pop(task, None))
+        task._on_done(lambda done: self.calls.pop(task, None))
         if queued:
             # Why a chain, not a watch on every earlier call: each call then
             # costs O(1), and a call cancelled while it waits its turn still
@@ -251,7 +251,7 @@ class _AllDone(Task[None]):
         for task in tasks:
             if task._state is PENDING:
                 self._remaining += 1
-                task._add_watcher(self._one_done)
+                task._on_done(self._one_done)
         if not self._remaining:
             self._finish(FINISHED)
 
@@ -364,7 +364,7 @@ def _instance_queue(queues: _ByIdentity[_CallQueue], instance: object, shared: _
 def _refused(exc: BaseException) -> CoroutineTask[Any]:
     """Report `exc` now and return a handle failed with it. Any thread: no coroutine starts."""
     task: Task[Any] = Task()
-    task._consumed = True  # reported here, once
+    task._consume()  # reported here, once
     task._finish(FAILED, exc=exc)
     report(exc)
     # Not a CoroutineTask, which only the GUI thread may make; it has no more public API.

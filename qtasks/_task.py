@@ -33,6 +33,11 @@ FINISHED: Final = "finished"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 
+# Task._failure_report: when a failure nobody consumed goes to sys.excepthook.
+ON_COLLECT: Final = "on collect"  # when the handle is garbage collected, or at shutdown()
+ON_STEP: Final = "on step"  # also on the scheduler step after a coroutine failed
+NEVER: Final = "never"  # something consumed the outcome
+
 NO_PROGRESS: Final = object()
 # Guards Task._progress, which a worker writes and the GUI thread takes.
 _PROGRESS_LOCK: Final = threading.Lock()
@@ -82,8 +87,8 @@ class Task(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_callbacks",
-        "_consumed",
         "_exc",
+        "_failure_report",
         "_progress",
         "_progress_listeners",
         "_state",
@@ -98,9 +103,11 @@ class Task(Generic[T]):
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
         self._progress: object = NO_PROGRESS
-        # True once something took responsibility for the outcome: a waiter,
-        # a done callback, result() or exception().
-        self._consumed = False
+        # When a failure nobody consumed is reported (see ARCHITECTURE.md,
+        # "Failure reporting"): ON_COLLECT, ON_STEP (a coroutine's, until a
+        # combinator leaves it to the handle), or NEVER once something took
+        # the outcome: a waiter, a done callback, result() or exception().
+        self._failure_report: str = ON_COLLECT
         _scheduler.STATE.live[self] = None
 
     # -- asking -----------------------------------------------------------
@@ -119,7 +126,7 @@ class Task(Generic[T]):
         Raises RuntimeError while the task is still pending.
         """
         self._require_done("result")
-        self._consumed = True
+        self._failure_report = NEVER
         if self._state is FAILED:
             assert self._exc is not None
             raise self._exc
@@ -134,7 +141,7 @@ class Task(Generic[T]):
         task is still pending.
         """
         self._require_done("exception")
-        self._consumed = True
+        self._failure_report = NEVER
         if self._state is CANCELLED:
             raise CancelledError
         return self._exc
@@ -236,8 +243,7 @@ class Task(Generic[T]):
         if not callable(fn):
             msg = f"add_done_callback() needs a callable taking the task, got {fn!r}"
             raise TypeError(msg)
-        self._consumed = True
-        self._unconsumed_discard()
+        self._consume()
         callbacks = self._callbacks
         if callbacks is None:
             _scheduler.call_soon(functools.partial(fn, self))
@@ -268,21 +274,13 @@ class Task(Generic[T]):
 
     # -- internals (GUI thread) -------------------------------------------
 
-    def _add_waiter(self, fn: Callable[[Task[T]], object]) -> None:
-        """Register a coroutine's wake-up; the task must be pending.
-
-        Registering does not consume the outcome: the waiter takes it when it
-        wakes (`_outcome()`). Why: a waiter cancelled first stops listening,
-        and a failure that then reaches nobody must still be reported.
-        """
-        assert self._callbacks is not None
-        self._callbacks.append(fn)
-
-    def _add_watcher(self, fn: Callable[[Task[T]], object]) -> None:
+    def _on_done(self, fn: Callable[[Task[T]], object]) -> None:
         """Call `fn(task)` once on the GUI thread when the task is done, without consuming it.
 
-        For combinators, which consume a child's outcome only if they still
-        want it when it arrives (see `_consume()`).
+        For a coroutine's wake-up and for combinators, which take the outcome
+        (`_outcome()`, `_consume()`) only if they still want it when it
+        arrives. Why: a waiter cancelled first stops listening, and a failure
+        that then reaches nobody must still be reported.
         """
         callbacks = self._callbacks
         if callbacks is None:
@@ -292,7 +290,7 @@ class Task(Generic[T]):
 
     def _consume(self) -> None:
         """Take responsibility for the outcome: a failure is no longer reported."""
-        self._consumed = True
+        self._failure_report = NEVER
         self._unconsumed_discard()
 
     def _leave_to_handle(self) -> None:
@@ -302,12 +300,13 @@ class Task(Generic[T]):
         returns handles, and a gather that reads it only if it is still
         running then. A failure nobody consumes is reported when the handle
         is garbage collected or at shutdown(), not on a coroutine's next step.
-        The default reports no sooner than that anyway.
         """
+        if self._failure_report is ON_STEP:
+            self._failure_report = ON_COLLECT
 
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""
-        self._consumed = True
+        self._failure_report = NEVER
         state = self._state
         if state is FINISHED:
             return self._value, None
@@ -335,9 +334,10 @@ class Task(Generic[T]):
                 post(functools.partial(fn, self))
         if state is CANCELLED:
             self._progress_listeners = None
-        if state is FAILED and not self._consumed:
+        if state is FAILED and self._failure_report is not NEVER:
             _scheduler.STATE.unconsumed.add(self)
-            self._on_unconsumed_failure()
+            if self._failure_report is ON_STEP:
+                _scheduler.call_soon(self._report_on_step)
         self._released()
         return True
 
@@ -356,12 +356,10 @@ class Task(Generic[T]):
     def _released(self) -> None:
         """Drop what only a pending task needs. Subclasses extend it."""
 
-    def _on_unconsumed_failure(self) -> None:
-        """React to failing with nobody consuming the outcome yet.
-
-        The default waits: the failure is reported when the handle is garbage
-        collected or at shutdown(), unless something consumes it first.
-        """
+    def _report_on_step(self) -> None:
+        """Report a coroutine's failure on the step after it failed, unless consumed or left by then."""
+        if self._failure_report is ON_STEP:
+            self._report_unconsumed()
 
     def _unconsumed_discard(self) -> None:
         if self._state is FAILED:
@@ -373,8 +371,8 @@ class Task(Generic[T]):
         With `later`, the report is posted to run on the GUI thread after what
         is queued (any thread).
         """
-        if self._state is FAILED and not self._consumed:
-            self._consumed = True
+        if self._state is FAILED and self._failure_report is not NEVER:
+            self._failure_report = NEVER
             _scheduler.STATE.unconsumed.discard(self)
             exc = self._exc
             assert exc is not None
@@ -415,7 +413,7 @@ class Task(Generic[T]):
     def __del__(self) -> None:
         # Why getattr: a subclass's __init__ may raise before Task.__init__
         # ran (a coroutine started off the GUI thread), leaving no state.
-        if getattr(self, "_state", None) is FAILED and not self._consumed:
+        if getattr(self, "_state", None) is FAILED and self._failure_report is not NEVER:
             # Why later: the collector runs wherever an allocation triggers
             # it, a worker thread too, and a user's sys.excepthook (a message
             # box) belongs on the GUI thread, outside the delivery of a
