@@ -13,7 +13,7 @@ from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
 from ._pool import Pool, ThreadTask, map, run
 from ._qt import sleep, timeout, wait_signal
-from ._scheduler import running, shutdown
+from ._runtime import running, shutdown
 from ._slot import slot
 from ._task import Task
 from ._worker import cancel_requested, check_cancelled, report_progress

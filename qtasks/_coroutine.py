@@ -17,7 +17,7 @@ from typing import Any, Callable, Coroutine, Final, Generator, TypeVar, Union
 
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name
 
@@ -36,7 +36,7 @@ class CoroutineTask(Task[T]):
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         try:
-            on_gui_thread = _scheduler.on_gui_thread()
+            on_gui_thread = _runtime.on_gui_thread()
         except RuntimeError:
             coro.close()  # no application yet; closed, it warns of nothing besides
             raise
@@ -97,7 +97,7 @@ class CoroutineTask(Task[T]):
         elif not self._stepping:
             # Queued after what it waited on queued its own: innermost first.
             # Inside _step right now, the step itself sees the flag.
-            _scheduler.call_soon(self._resume_cancelled)
+            _runtime.call_soon(self._resume_cancelled)
 
     def _cancel_now(self) -> None:
         """Throw `CancelledError` in at the current suspension right now, not on the next step.
@@ -147,7 +147,7 @@ class CoroutineTask(Task[T]):
         """Run the coroutine to its next suspension on an unfinished task."""
         coro = self._coro
         assert coro is not None
-        state = _scheduler.STATE
+        state = _runtime.STATE
         previous = state.current
         state.current = self
         self._stepping = True

@@ -37,7 +37,7 @@ from typing import Any, Callable, Final, TypeVar
 
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
@@ -162,7 +162,7 @@ class _Completion:
 
     def __init__(self, task: ExecutorTask[Any], kind: str, call: _Call | None) -> None:
         self._task = weakref.ref(task)
-        self._bridge = _scheduler.bridge()
+        self._bridge = _runtime.bridge()
         self._kind = kind
         self._call = call
         # Written once on the GUI thread, read here: True once the task is done.
@@ -257,7 +257,7 @@ class _StillRunning:
 
 
 _STILL_RUNNING: Final = _StillRunning()
-_scheduler.STATE.executors.add(_STILL_RUNNING)
+_runtime.STATE.executors.add(_STILL_RUNNING)
 
 
 # -- pickling errors -------------------------------------------------------
@@ -341,7 +341,7 @@ def _cancel_dask_soon(future: Any) -> None:
     entry = _DASK_CANCELS.get(id(client))
     if entry is None:
         _DASK_CANCELS[id(client)] = (client, [future])
-        _scheduler.call_soon(functools.partial(_send_dask_cancels, id(client)))
+        _runtime.call_soon(functools.partial(_send_dask_cancels, id(client)))
     else:
         entry[1].append(future)
 

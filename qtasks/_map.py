@@ -43,7 +43,7 @@ from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 import attrs
 from PyQt5.QtCore import QTimer
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
@@ -441,7 +441,7 @@ def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], wi
     except TypeError:
         msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
         raise TypeError(msg) from None
-    if not _scheduler.on_gui_thread():
+    if not _runtime.on_gui_thread():
         msg = (
             "qtasks.map was called off the GUI thread; it advances the iterable "
             "on the GUI thread: call it there, e.g. from a qtasks coroutine"

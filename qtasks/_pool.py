@@ -41,7 +41,7 @@ from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 from PyQt5.QtCore import QRunnable, QThreadPool
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
 from ._task import PENDING, Task, callable_name, require_callable
@@ -132,7 +132,7 @@ class ThreadTask(Task[T]):
 
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
-        bridge = _scheduler.STATE.bridge
+        bridge = _runtime.STATE.bridge
         if bridge is None:
             self._deliver_outcome()
         else:
@@ -231,7 +231,7 @@ class Pool:
         self._idle_waiters = 0
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
-        _scheduler.STATE.executors.add(self)
+        _runtime.STATE.executors.add(self)
 
     @property
     def qthreadpool(self) -> QThreadPool:
@@ -273,9 +273,9 @@ class Pool:
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
         if self._bridge is None:
-            self._bridge = _scheduler.bridge()
+            self._bridge = _runtime.bridge()
         if key is _CURRENT:
-            key = _scheduler.STATE.current
+            key = _runtime.STATE.current
         # Why an id, not the handle: a lane's key is dropped by the worker that
         # empties it, and the pool must neither keep the submitter (a
         # coroutine, a map) alive nor free it there. A reused id only merges
@@ -405,8 +405,8 @@ class Pool:
         functions still run when the wait ends. Raises TypeError or ValueError
         for a timeout that is not None or a number of seconds >= 0.
         """
-        _scheduler.check_timeout(timeout, "Pool.shutdown")
-        for task in list(_scheduler.STATE.live):
+        _runtime.check_timeout(timeout, "Pool.shutdown")
+        for task in list(_runtime.STATE.live):
             # ThreadTasks and maps of this pool.
             if getattr(task, "_pool", None) is self:
                 task.cancel()

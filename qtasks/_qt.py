@@ -17,7 +17,7 @@ from typing import Any, Callable, Final, TypeVar
 
 from PyQt5.QtCore import QMetaObject, QObject, Qt, QTimer, pyqtBoundSignal
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
@@ -43,7 +43,7 @@ def _check_seconds(seconds: object, call: str) -> float:
 
 
 def _require_gui_thread(call: str) -> None:
-    if not _scheduler.on_gui_thread():
+    if not _runtime.on_gui_thread():
         msg = (
             f"{call} was called off the GUI thread; its QTimer would never fire there: "
             "call it from a qtasks coroutine or a slot on the GUI thread"
@@ -59,7 +59,7 @@ class _Deadline:
     def __init__(self, seconds: float, fn: Callable[[], object]) -> None:
         self._fn = fn
         self._remaining = seconds
-        self._timer: QTimer | None = QTimer(_scheduler.bridge())
+        self._timer: QTimer | None = QTimer(_runtime.bridge())
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.PreciseTimer)
         self._timer.timeout.connect(self._fire)
@@ -173,11 +173,11 @@ class _Listener:
     def __call__(self, *args: Any) -> None:
         """Finish the task with the signal's arguments. Whatever thread emitted the signal."""
         try:
-            if _scheduler.on_gui_thread():
+            if _runtime.on_gui_thread():
                 self._task._emitted(args)
             else:
                 # A sender on another thread calls us there; the task lives on the GUI thread.
-                _scheduler.call_soon(functools.partial(self._task._emitted, args))
+                _runtime.call_soon(functools.partial(self._task._emitted, args))
         except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
             report(exc)
 
@@ -218,7 +218,7 @@ class SignalTask(Task[tuple[Any, ...]]):
         # Any thread (wherever the proxy was deleted): hand it to the GUI thread.
         try:
             if self._state is PENDING:
-                _scheduler.call_soon(self._sender_gone)
+                _runtime.call_soon(self._sender_gone)
         except BaseException as exc:  # noqa: BLE001 - a weakref callback must not raise
             report(exc)
 
@@ -241,7 +241,7 @@ class SignalTask(Task[tuple[Any, ...]]):
         # listener, and signal.disconnect() on a deleted sender crashes.
         # Disconnecting the connection handle is safe either way, and says
         # whether the sender was still there.
-        if QObject.disconnect(connection) and self._sender not in _scheduler.STATE.destroying:
+        if QObject.disconnect(connection) and self._sender not in _runtime.STATE.destroying:
             # PyQt's disconnect frees its proxy (and the listener); the
             # connection is already broken, so it complains: ignore that.
             # A sender being destroyed frees the proxy itself, and looking

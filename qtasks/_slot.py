@@ -29,7 +29,7 @@ from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, over
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject, Qt
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
@@ -148,16 +148,16 @@ class _Lifetime(QObject):
 
     def _on_destroyed(self, *_args: object) -> None:
         """Cancel the owner's coroutines as it is destroyed. The owner's thread."""
-        if not _scheduler.on_gui_thread():
+        if not _runtime.on_gui_thread():
             # Nothing resumes normally from now on (see _run_owned); the
             # coroutines themselves are the GUI thread's to cancel.
             self.gone = True
             try:
-                _scheduler.call_soon(self._end)
+                _runtime.call_soon(self._end)
             except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
                 report(exc)
             return
-        destroying = _scheduler.STATE.destroying
+        destroying = _runtime.STATE.destroying
         owner = self._owner()
         key = None if owner is None else id(owner)
         try:
@@ -389,7 +389,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
 
     @functools.wraps(fn)
     def start(*args: Any, **kwargs: Any) -> CoroutineTask[T]:
-        if not _scheduler.on_gui_thread():
+        if not _runtime.on_gui_thread():
             msg = (
                 f"qtasks slot {name} was called off the GUI thread; slots run on the GUI "
                 "thread: connect the signal with a queued connection, to an object that lives "

@@ -16,7 +16,7 @@ import functools
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Generic, Iterator, TypeVar
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
 
@@ -108,7 +108,7 @@ class Task(Generic[T]):
         # combinator leaves it to the handle), or NEVER once something took
         # the outcome: a waiter, a done callback, result() or exception().
         self._failure_report: str = ON_COLLECT
-        _scheduler.STATE.live[self] = None
+        _runtime.STATE.live[self] = None
 
     # -- asking -----------------------------------------------------------
 
@@ -189,7 +189,7 @@ class Task(Generic[T]):
                 "only a qtasks.Task() you create yourself takes set_result() and set_exception()"
             )
             raise RuntimeError(msg)
-        if not _scheduler.on_gui_thread():
+        if not _runtime.on_gui_thread():
             msg = (
                 f"{what}() was called off the GUI thread on {self!r}: a task is settled on the "
                 "GUI thread; hand the outcome over with a queued signal, or run the work with "
@@ -246,7 +246,7 @@ class Task(Generic[T]):
         self._consume()
         callbacks = self._callbacks
         if callbacks is None:
-            _scheduler.call_soon(functools.partial(fn, self))
+            _runtime.call_soon(functools.partial(fn, self))
         else:
             callbacks.append(fn)  # type: ignore[arg-type]
 
@@ -284,7 +284,7 @@ class Task(Generic[T]):
         """
         callbacks = self._callbacks
         if callbacks is None:
-            _scheduler.call_soon(functools.partial(fn, self))
+            _runtime.call_soon(functools.partial(fn, self))
         else:
             callbacks.append(fn)
 
@@ -322,22 +322,22 @@ class Task(Generic[T]):
         self._state = state
         self._value = value
         self._exc = exc
-        _scheduler.STATE.live.pop(self, None)
+        _runtime.STATE.live.pop(self, None)
         callbacks = self._callbacks
         self._callbacks = None
         if self._progress is not NO_PROGRESS:
             # The last value reported is delivered before the done callbacks.
-            _scheduler.call_soon(self._deliver_progress)
+            _runtime.call_soon(self._deliver_progress)
         if callbacks:
-            post = _scheduler.bridge().post
+            post = _runtime.bridge().post
             for fn in callbacks:
                 post(functools.partial(fn, self))
         if state is CANCELLED:
             self._progress_listeners = None
         if state is FAILED and self._failure_report is not NEVER:
-            _scheduler.STATE.unconsumed.add(self)
+            _runtime.STATE.unconsumed.add(self)
             if self._failure_report is ON_STEP:
-                _scheduler.call_soon(self._report_on_step)
+                _runtime.call_soon(self._report_on_step)
         self._released()
         return True
 
@@ -363,7 +363,7 @@ class Task(Generic[T]):
 
     def _unconsumed_discard(self) -> None:
         if self._state is FAILED:
-            _scheduler.STATE.unconsumed.discard(self)
+            _runtime.STATE.unconsumed.discard(self)
 
     def _report_unconsumed(self, *, later: bool = False) -> None:
         """Report the failure to sys.excepthook unless something consumed it.
@@ -373,12 +373,12 @@ class Task(Generic[T]):
         """
         if self._state is FAILED and self._failure_report is not NEVER:
             self._failure_report = NEVER
-            _scheduler.STATE.unconsumed.discard(self)
+            _runtime.STATE.unconsumed.discard(self)
             exc = self._exc
             assert exc is not None
             with contextlib.suppress(Exception):  # a note is a courtesy
                 exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
-            bridge = _scheduler.STATE.bridge
+            bridge = _runtime.STATE.bridge
             if later and bridge is not None:
                 try:
                     bridge.post(functools.partial(report, exc))
@@ -408,7 +408,7 @@ class Task(Generic[T]):
             first = self._progress is NO_PROGRESS
             self._progress = value
         if first:
-            _scheduler.call_soon(self._deliver_progress)
+            _runtime.call_soon(self._deliver_progress)
 
     def __del__(self) -> None:
         # Why getattr: a subclass's __init__ may raise before Task.__init__
@@ -419,7 +419,7 @@ class Task(Generic[T]):
             # box) belongs on the GUI thread, outside the delivery of a
             # completion: a hook's nested event loop there would get no
             # wake-ups for what the GUI thread posts.
-            state = _scheduler.STATE
+            state = _runtime.STATE
             bridge = state.bridge
             later = state.gui_ident not in (None, threading.get_ident()) or (
                 bridge is not None and bridge.in_delivery()

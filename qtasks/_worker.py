@@ -24,7 +24,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Protocol, TypeVar
 
-from . import _scheduler
+from . import _runtime
 from ._errors import CancelledError
 from ._task import NO_PROGRESS
 
@@ -146,7 +146,7 @@ class WeakWorkerSide:
             first = self._progress is NO_PROGRESS
             self._progress = value
         if first:
-            _scheduler.call_soon(self._deliver_progress)
+            _runtime.call_soon(self._deliver_progress)
 
     def _deliver_progress(self) -> None:
         """Hand the newest value to the task. GUI thread."""

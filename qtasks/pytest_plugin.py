@@ -12,7 +12,7 @@ from PyQt5.QtWidgets import QApplication
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
 from ._qt import _MAX_INTERVAL_MS, _check_seconds
-from ._scheduler import bridge
+from ._runtime import bridge
 from ._task import Task
 from .testing import ManualPool, manual_pool
 

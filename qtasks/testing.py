@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Iterator, Type
 import attrs
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._map import ChunkRules, MapTask, RunLanes, start_map
 from ._pool import ThreadTask, set_default_pool
 from ._task import PENDING, Task, require_callable
@@ -68,7 +68,7 @@ class ManualPool:
         # An ordered set. Invariant: holds every task submitted and not yet completed, failed
         # or cancelled, plus cancelled ones not yet pruned (phase DROPPED).
         self._queue: dict[ThreadTask[Any], None] = {}
-        _scheduler.STATE.executors.add(self)
+        _runtime.STATE.executors.add(self)
 
     @property
     def max_threads(self) -> int:
@@ -88,7 +88,7 @@ class ManualPool:
         Raises TypeError if `fn` is not callable.
         """
         require_callable(fn, "qtasks.run(load, path)")
-        _scheduler.bridge()
+        _runtime.bridge()
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
         self._queue[task] = None
         return task
@@ -177,7 +177,7 @@ class ManualPool:
         with self._lock:
             item._phase = RAN
         item._deliver()
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
 
     # -- what qtasks.shutdown() needs from a pool ---------------------------
 
@@ -213,7 +213,7 @@ def manual_pool() -> Iterator[ManualPool]:
         set_default_pool(previous)
         for task in pool.pending:
             task.cancel()
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
 
 
 @attrs.frozen
@@ -269,7 +269,7 @@ def drive(
             pool.fail(task, error(task))
         else:
             task.cancel()
-            _scheduler.bridge().run_pending()
+            _runtime.bridge().run_pending()
     msg = (
         f"drive(): {pool!r} still had pending tasks after {max_steps} steps; "
         "the code under test keeps submitting work"
