@@ -2,7 +2,8 @@
 
 Functions run on a shared QThreadPool; coroutines that wait for them run on
 the GUI thread; gather fans out, cancel really cancels, and errors arrive with
-their own tracebacks.
+their own tracebacks. ARCHITECTURE.md explains how, and in which order to
+read the modules.
 """
 
 from __future__ import annotations

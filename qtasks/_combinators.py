@@ -1,4 +1,9 @@
-"""gather and wait: tasks that finish when their children do."""
+"""gather and wait: tasks that finish when their children do.
+
+A gather waits on its children (`_awaits()`), so cancelling it cancels them;
+how a child's failure is consumed or left to its handle is in ARCHITECTURE.md,
+"Failure reporting".
+"""
 
 from __future__ import annotations
 

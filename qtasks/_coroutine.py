@@ -4,7 +4,8 @@ One function, `CoroutineTask._step`, is the only place a coroutine runs: it
 sends a value or throws an exception in, and classifies what comes back. When
 the coroutine yields a task that is already done, the step loops and resumes it
 at once (a trampoline), so a long chain of finished tasks neither recurses nor
-costs an event-loop turn each.
+costs an event-loop turn each. See ARCHITECTURE.md, "The step and the
+trampoline".
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each is a Task, so it can be yielded, gathered and cancelled. Their timers
 are created on the GUI thread (a QTimer started on a pool thread never fires)
 and parented to the bridge while they run, so a test can see that none is
 left behind. `_released()`, which every ending goes through, stops the timer
-and disconnects every signal.
+and disconnects every signal. See ARCHITECTURE.md for the threads they may run on.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ Three jobs on top of `coroutine`:
   living on another thread is destroyed there: it is marked gone at once and
   its coroutines are cancelled on the GUI thread.
 - Reentry. What a second call on the same owner does while one is running.
+
+"Owner" here means the QObject only; `_Lifetime` is what watches it. See
+ARCHITECTURE.md, "Cancellation", for the walk a deleted owner takes.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ leaves the live registry, and schedules each done callback exactly once on the
 GUI thread (never synchronously inside the call that finished the task).
 
 All state changes happen on the GUI thread. Worker threads reach a task only
-through the bridge.
+through the bridge. `cancel_walk()` is the one traversal every cancellation
+takes, and `_failure_report` the one field that says when a failure nobody
+consumed is reported: see ARCHITECTURE.md, "Cancellation" and "Failure
+reporting".
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ test reads as a script of events, with no event-loop spinning and no waiting:
 
 `drive(pool, data)` lets hypothesis choose the completion order and the
 outcome of every task, so one property covers every interleaving.
+
+A ManualPool declares its own `ChunkRules` for `qtasks.map` (see
+ARCHITECTURE.md, "The worker side and the pools"); nothing in qtasks asks
+whether it runs under it.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ class ManualPool:
     """
 
     def __init__(self) -> None:
-        # ThreadTask.cancel() takes this lock; here only the GUI thread does.
+        # Guards the tasks' phases, as a Pool's lock does (_worker.take_back_or_flag
+        # takes it); here only the GUI thread does.
         self._lock = threading.Lock()
         # An ordered set. Invariant: holds every task submitted and not yet completed, failed
         # or cancelled, plus cancelled ones not yet pruned (phase DROPPED).
