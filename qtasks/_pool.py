@@ -165,6 +165,10 @@ class ThreadTask(Task[T]):
         return f", {self._phase}"
 
 
+# A map on a Pool: big chunks of short items, split when items turn slow.
+_POOL_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True)
+
+
 class _Runner(QRunnable):
     """One QRunnable per Pool, started once per worker loop wanted."""
 
@@ -256,7 +260,7 @@ class Pool:
     @property
     def chunk_rules(self) -> ChunkRules:
         """How a map groups its items on this pool: big chunks that split when slow."""
-        return ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True)
+        return _POOL_CHUNKS
 
     def map(
         self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None
