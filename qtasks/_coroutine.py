@@ -79,6 +79,10 @@ class CoroutineTask(Task[T]):
         """
         return super().cancel()
 
+    def _cancelling(self) -> bool:
+        """Tell whether a cancellation is on its way to the coroutine. GUI thread."""
+        return self._must_cancel
+
     def _awaits(self) -> tuple[Task[Any], ...]:
         waiting = self._waiting_on
         return () if waiting is None else (waiting,)

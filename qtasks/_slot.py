@@ -422,7 +422,7 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
             if reentry == "ignore":
                 # Why not a call with a cancel on its way: its cancel() said
                 # True, and handing it back would drop the new call for nothing.
-                live = [task for task in running if not task._must_cancel]
+                live = [task for task in running if not task._cancelling()]
                 if live:
                     return live[-1]
             else:
