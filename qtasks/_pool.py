@@ -44,7 +44,7 @@ from typing_extensions import ParamSpec
 from . import _runtime
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
-from ._task import PENDING, Task, callable_name, require_callable
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
 __all__ = ["Pool", "ThreadTask", "default_pool", "map", "run", "set_default_pool"]
@@ -116,10 +116,8 @@ class ThreadTask(Task[T]):
         return super().cancel()
 
     def _abort(self) -> bool:
-        if self._state is not PENDING:
-            return False
         take_back_or_flag(self._pool._lock, (self,))
-        return super()._abort()
+        return self._finish(CANCELLED)
 
     def _execute_in_worker(self) -> None:
         """Run the function and store its outcome. Worker thread (or a ManualPool)."""

@@ -478,6 +478,7 @@ def cancel_walk(root: Task[Any], *, now: bool) -> list[Task[Any]]:
     reached: list[Task[Any]] = []
 
     def enter(task: Task[Any]) -> Iterator[Task[Any]] | None:
+        """Visit `task` on the way down; return what to walk below it, or None if nothing."""
         if task._state is not PENDING or task in seen:
             return None
         seen.add(task)
@@ -485,6 +486,9 @@ def cancel_walk(root: Task[Any], *, now: bool) -> list[Task[Any]]:
         if not now and not task._abort():
             return None
         reached.append(task)
+        if not below:
+            task._aborted(now)  # nothing below: the way up starts here
+            return None
         return iter(below)
 
     first = enter(root)
