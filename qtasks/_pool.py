@@ -128,6 +128,14 @@ class ThreadTask(Task[T]):
         except BaseException as exc:  # noqa: BLE001 - delivered to the task's awaiter
             self._raised = exc
 
+    def _keep_outcome(self, value: Any, exc: BaseException | None) -> None:
+        """Store an outcome as if the function had returned `value` or raised `exc`.
+
+        For a pool that gives the outcome by hand (a ManualPool); `_deliver()` hands it on.
+        """
+        self._returned = value
+        self._raised = exc
+
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
         bridge = _runtime.STATE.bridge

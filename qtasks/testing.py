@@ -127,7 +127,7 @@ class ManualPool:
                 item._phase = RUNNING
             item._execute_in_worker()
         else:
-            item._returned = result
+            item._keep_outcome(result, None)
         self._deliver(item)
 
     def fail(self, task: Task[Any], exc: BaseException) -> None:
@@ -144,7 +144,7 @@ class ManualPool:
             )
             raise TypeError(msg)
         item = self._claim(task, "fail")
-        item._raised = exc
+        item._keep_outcome(None, exc)
         self._deliver(item)
 
     def run_all(self) -> list[ThreadTask[Any]]:
