@@ -2,7 +2,8 @@
 
 Functions run on a shared QThreadPool; coroutines that wait for them run on
 the GUI thread; gather fans out, cancel really cancels, and errors arrive with
-their own tracebacks.
+their own tracebacks. ARCHITECTURE.md explains how, and in which order to
+read the modules.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
 from ._loop import run_until_complete
-from ._map import map
-from ._pool import Pool, ThreadTask, cancel_requested, check_cancelled, report_progress, run
+from ._pool import Pool, ThreadTask, map, run
 from ._qt import sleep, timeout, wait_signal
-from ._scheduler import running, shutdown
+from ._runtime import running, shutdown
 from ._slot import slot
 from ._task import Task
+from ._worker import cancel_requested, check_cancelled, report_progress
 
 __version__ = "0.1.0.dev0"
 

@@ -8,6 +8,7 @@ event-loop turn per batch instead of one queued signal each.
 
 The GUI thread uses the same deque for its own deferred calls (done callbacks,
 coroutine steps), which gives one FIFO order for everything the scheduler does.
+See ARCHITECTURE.md, "Threads, and what each may touch".
 """
 
 from __future__ import annotations

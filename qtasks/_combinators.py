@@ -1,4 +1,9 @@
-"""gather and wait: tasks that finish when their children do."""
+"""gather and wait: tasks that finish when their children do.
+
+A gather waits on its children (`_awaits()`), so cancelling it cancels them;
+how a child's failure is consumed or left to its handle is in ARCHITECTURE.md,
+"Failure reporting".
+"""
 
 from __future__ import annotations
 
@@ -56,7 +61,7 @@ class GatherTask(Task[list[Any]]):
                 # consumed now: if the gather ends first, the slot leaves the
                 # failure to its handle, which reports it if nobody reads it.
                 child._leave_to_handle()
-            child._add_watcher(_GatherSlot(self, index))
+            child._on_done(_GatherPosition(self, index))
 
     def _child_done(self, index: int, child: Task[Any]) -> None:
         if self._state is not PENDING:
@@ -91,13 +96,9 @@ class GatherTask(Task[list[Any]]):
                 each._consume()  # the list holds the failures now: the caller's
             self._finish(FINISHED, self._results)
 
-    def cancel(self) -> bool:
-        """Cancel the gather and every child still running. GUI thread."""
-        children = self._children
-        if not self._finish(CANCELLED):
-            return False
-        _cancel_all(children)
-        return True
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        # Cancelling the gather cancels every child still running.
+        return tuple(self._children or ())
 
     def _released(self) -> None:
         self._children = None
@@ -117,7 +118,9 @@ def _cancel_all(children: list[Task[Any]] | None) -> None:
             child.cancel()
 
 
-class _GatherSlot:
+class _GatherPosition:
+    """The done callback of one child: it hands the child's outcome to its place in the gather."""
+
     __slots__ = ("_gather", "_index")
 
     def __init__(self, gather: GatherTask, index: int) -> None:
@@ -161,7 +164,7 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
                 # it is reported when the handle is collected or at shutdown().
                 child._leave_to_handle()
                 self._count(child)
-            child._add_watcher(self._child_done)
+            child._on_done(self._child_done)
         self._check()
 
     def _count(self, child: Task[Any]) -> None:

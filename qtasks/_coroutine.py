@@ -4,7 +4,8 @@ One function, `CoroutineTask._step`, is the only place a coroutine runs: it
 sends a value or throws an exception in, and classifies what comes back. When
 the coroutine yields a task that is already done, the step loops and resumes it
 at once (a trampoline), so a long chain of finished tasks neither recurses nor
-costs an event-loop turn each.
+costs an event-loop turn each. See ARCHITECTURE.md, "The step and the
+trampoline".
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any, Callable, Coroutine, Final, Generator, TypeVar, Union
 
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
+from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name
 
 __all__ = ["CoroutineTask", "as_task", "coroutine"]
 
@@ -35,11 +36,11 @@ AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
 
-    __slots__ = ("_coro", "_left_to_handle", "_must_cancel", "_name", "_stepping", "_waiting_on")
+    __slots__ = ("_coro", "_must_cancel", "_name", "_stepping", "_waiting_on")
 
     def __init__(self, coro: AnyCoroutine[T], name: str, *, start: bool = True) -> None:
         try:
-            on_gui_thread = _scheduler.on_gui_thread()
+            on_gui_thread = _runtime.on_gui_thread()
         except RuntimeError:
             coro.close()  # no application yet; closed, it warns of nothing besides
             raise
@@ -62,10 +63,9 @@ class CoroutineTask(Task[T]):
         # True while _step runs, including while it starts a yielded coroutine
         # object, when the generator itself is not running.
         self._stepping = False
-        # True once a combinator left the failure to the handle (see
-        # Task._leave_to_handle): it then waits for garbage collection or
-        # shutdown() like any other handle's, not for the next step.
-        self._left_to_handle = False
+        # A coroutine's failure nobody consumed is reported on the next step,
+        # unless a combinator leaves it to the handle first.
+        self._failure_report = ON_STEP
         if start:
             self._step(None, None)
 
@@ -80,41 +80,40 @@ class CoroutineTask(Task[T]):
         coroutine is done; True (changing nothing more) if a cancellation is
         already on its way.
         """
-        if self._state is not PENDING:
-            return False
+        return super().cancel()
+
+    def _cancelling(self) -> bool:
+        """Tell whether a cancellation is on its way to the coroutine. GUI thread."""
+        return self._must_cancel
+
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        waiting = self._waiting_on
+        return () if waiting is None else (waiting,)
+
+    def _abort(self) -> bool:
         if self._must_cancel:
-            return True
-        # Why a loop, not child.cancel() recursion: a coroutine awaiting a
-        # coroutine awaiting ... (a recursive walk, a polling coroutine that
-        # awaits a new call of itself) can be deeper than the recursion limit.
-        chain: list[CoroutineTask[Any]] = []
-        task: CoroutineTask[Any] = self
-        while True:
-            task._must_cancel = True
-            waiting = task._waiting_on
-            if waiting is None:
-                break  # the coroutine is inside _step right now, which sees the flag
-            # Why: the child's own done callback would resume us with its
-            # outcome; forgetting it first makes that late wake-up a no-op.
-            task._waiting_on = None
-            chain.append(task)
-            if isinstance(waiting, CoroutineTask) and waiting._state is PENDING and not waiting._must_cancel:
-                task = waiting
-                continue
-            waiting.cancel()
-            break
-        # Innermost first, as if each had cancelled its child before queuing itself.
-        for task in reversed(chain):
-            _scheduler.call_soon(task._resume_cancelled)
+            return False  # a cancellation is on its way already
+        self._must_cancel = True
+        # Why: the child's own done callback would resume us with its
+        # outcome; forgetting it first makes that late wake-up a no-op.
+        self._waiting_on = None
         return True
+
+    def _aborted(self, now: bool) -> None:
+        if now:
+            self._cancel_now()
+        elif not self._stepping:
+            # Queued after what it waited on queued its own: innermost first.
+            # Inside _step right now, the step itself sees the flag.
+            _runtime.call_soon(self._resume_cancelled)
 
     def _cancel_now(self) -> None:
         """Throw `CancelledError` in at the current suspension right now, not on the next step.
 
         GUI thread; does nothing once the coroutine is done. For an owner that
         is about to disappear (a QObject being deleted): its `finally` blocks
-        must run while it still exists. The caller cancels what the coroutine
-        waits on first, innermost first (see `_slot._cancel_now`); if that
+        must run while it still exists. `cancel_walk(now=True)` cancels what
+        the coroutine waits on first, innermost first; if that
         failed in its clean-up, its exception is thrown in instead, as any
         awaited task's would be. If the coroutine is running (it is deleting
         its own owner), the throw happens at its next suspension instead.
@@ -156,7 +155,7 @@ class CoroutineTask(Task[T]):
         """Run the coroutine to its next suspension on an unfinished task."""
         coro = self._coro
         assert coro is not None
-        state = _scheduler.STATE
+        state = _runtime.STATE
         previous = state.current
         state.current = self
         self._stepping = True
@@ -204,7 +203,7 @@ class CoroutineTask(Task[T]):
                     task.cancel()
                     continue
                 self._waiting_on = task
-                task._add_waiter(self._wakeup)
+                task._on_done(self._wakeup)
                 return
         finally:
             self._stepping = False
@@ -213,18 +212,6 @@ class CoroutineTask(Task[T]):
     def _released(self) -> None:
         self._coro = None
         self._waiting_on = None
-
-    def _on_unconsumed_failure(self) -> None:
-        # A coroutine's failure is reported on the step after it failed,
-        # unless something consumed it by then.
-        _scheduler.call_soon(self._report_on_step)
-
-    def _report_on_step(self) -> None:
-        if not self._left_to_handle:
-            self._report_unconsumed()
-
-    def _leave_to_handle(self) -> None:
-        self._left_to_handle = True
 
     def _describe(self) -> str:
         return f"{self._name}()"

@@ -1,9 +1,11 @@
 """run_in and wrap: work on other engines behind the same await.
 
 `run_in(executor, fn, ...)` submits to any `concurrent.futures.Executor` (a
-process pool for GIL-bound work, a thread pool, a Dask client's executor);
-`wrap(future)` adopts a `concurrent.futures.Future` or a Dask
-`distributed.Future`. Either way the caller gets an `ExecutorTask`.
+process pool for GIL-bound work, a thread pool, a Dask client's executor) or
+to a Dask `distributed.Client`; `wrap(future)` adopts a
+`concurrent.futures.Future` or a Dask `distributed.Future`. Either way the
+caller gets an `ExecutorTask`. Only Dask's public API is used: a client's
+`submit()`, `cancel(..., asynchronous=True)` on its `loop`, and `status`.
 
 Thread boundary: an engine completes its future on a thread of its own (a
 thread pool's worker, a process pool's management thread, Dask's callback
@@ -16,6 +18,7 @@ registry on the GUI thread, so the last reference to it never drops elsewhere.
 
 Dask is imported lazily: a `distributed.Future` can only exist once the user
 has imported `distributed`, so `sys.modules` tells whether to look for one.
+See ARCHITECTURE.md for the threads and the bridge.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import concurrent.futures
 import contextlib
 import functools
 import pickle
+import queue
 import sys
 import threading
 import time
@@ -33,10 +37,11 @@ from typing import Any, Callable, Final, TypeVar
 
 from typing_extensions import ParamSpec
 
-from . import _pool, _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
-from ._task import _NO_PROGRESS, CANCELLED, PENDING, Task, callable_name, require_callable
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
+from ._worker import WeakWorkerSide, run_as
 
 __all__ = ["ExecutorTask", "run_in", "wrap"]
 
@@ -46,6 +51,9 @@ P = ParamSpec("P")
 # ExecutorTask._kind
 CONCURRENT: Final = "concurrent.futures"
 DASK: Final = "dask"
+# A concurrent.futures.Future of a Dask client.get_executor(): cancelling it
+# cancels its Dask future synchronously, waiting for the client's event loop.
+DASK_EXECUTOR: Final = "dask executor"
 
 
 def _dask_future_type() -> type | None:
@@ -70,7 +78,7 @@ class ExecutorTask(Task[T]):
         kind: str,
         name: str,
         call: _Call | None = None,
-        worker_side: _WorkerSide | None = None,
+        worker_side: WeakWorkerSide | None = None,
     ) -> None:
         super().__init__()
         self._future: Any = future
@@ -80,7 +88,7 @@ class ExecutorTask(Task[T]):
         # on a thread of this process; None for other processes and Dask.
         self._worker_side = worker_side
         if worker_side is not None:
-            worker_side._task = weakref.ref(self)
+            worker_side.bind(self)
         self._completion = _Completion(self, kind, call)
         future.add_done_callback(self._completion)
 
@@ -94,6 +102,9 @@ class ExecutorTask(Task[T]):
         loop, so the scheduler forgets queued work and drops a running task's
         result. Returns False if the task is done already.
         """
+        return super().cancel()
+
+    def _abort(self) -> bool:
         if self._state is not PENDING:
             return False
         future = self._future
@@ -102,6 +113,11 @@ class ExecutorTask(Task[T]):
         self._finish(CANCELLED)
         if self._kind is DASK:
             _cancel_dask_soon(future)
+        elif self._kind is DASK_EXECUTOR:
+            # Why another thread: this future's cancel() waits for the Dask
+            # client's event loop, which the GUI thread must never do. The
+            # cluster drops the work; it is not this process's to wait for.
+            _BACKGROUND_CANCELS.cancel(future)
         else:
             # Why: the work may finish at this very moment on the engine's
             # thread; then cancel() returns False, the completion may already
@@ -135,57 +151,6 @@ class ExecutorTask(Task[T]):
         return f", on {self._kind}"
 
 
-class _WorkerSide:
-    """A `run_in` task as the function sees it on an executor thread of this process.
-
-    `check_cancelled()` reads its flag; `report_progress()` records a value
-    here and, for the first of a burst, posts one delivery to the GUI thread,
-    which hands the newest value to the task. It holds the task only weakly,
-    so that no worker thread ever drops the last reference to it.
-    """
-
-    __slots__ = ("_cancel_requested", "_name", "_progress", "_progress_lock", "_task")
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        # Written once on the GUI thread, read by the function's thread.
-        self._cancel_requested = False
-        self._task: weakref.ref[ExecutorTask[Any]] | None = None
-        self._progress: object = _NO_PROGRESS
-        self._progress_lock = threading.Lock()
-
-    def _set_progress(self, value: object) -> None:
-        """Record the newest progress value; post a delivery for the first of a burst. Any thread."""
-        with self._progress_lock:
-            first = self._progress is _NO_PROGRESS
-            self._progress = value
-        if first:
-            _scheduler.call_soon(self._deliver_progress)
-
-    def _deliver_progress(self) -> None:
-        """Hand the newest value to the task. GUI thread."""
-        with self._progress_lock:
-            value, self._progress = self._progress, _NO_PROGRESS
-        task = self._task() if self._task is not None else None
-        if task is not None and value is not _NO_PROGRESS:
-            task._set_progress(value)
-
-    def __repr__(self) -> str:
-        return f"<ExecutorTask {self._name}>"
-
-
-def _run_in_this_process(
-    side: _WorkerSide, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> T:
-    """Run `fn` with `check_cancelled()` and `report_progress()` bound to its task. Executor thread."""
-    previous = getattr(_pool._LOCAL, "task", None)
-    _pool._LOCAL.task = side
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _pool._LOCAL.task = previous
-
-
 class _Completion:
     """The done callback given to an engine's future. Runs on the engine's thread.
 
@@ -197,7 +162,7 @@ class _Completion:
 
     def __init__(self, task: ExecutorTask[Any], kind: str, call: _Call | None) -> None:
         self._task = weakref.ref(task)
-        self._bridge = _scheduler.bridge()
+        self._bridge = _runtime.bridge()
         self._kind = kind
         self._call = call
         # Written once on the GUI thread, read here: True once the task is done.
@@ -292,7 +257,7 @@ class _StillRunning:
 
 
 _STILL_RUNNING: Final = _StillRunning()
-_scheduler.STATE.executors.add(_STILL_RUNNING)
+_runtime.STATE.executors.add(_STILL_RUNNING)
 
 
 # -- pickling errors -------------------------------------------------------
@@ -376,7 +341,7 @@ def _cancel_dask_soon(future: Any) -> None:
     entry = _DASK_CANCELS.get(id(client))
     if entry is None:
         _DASK_CANCELS[id(client)] = (client, [future])
-        _scheduler.call_soon(functools.partial(_send_dask_cancels, id(client)))
+        _runtime.call_soon(functools.partial(_send_dask_cancels, id(client)))
     else:
         entry[1].append(future)
 
@@ -397,63 +362,91 @@ def _send_dask_cancels(client_id: int) -> None:
         loop.add_callback(functools.partial(client.cancel, futures, asynchronous=True))
 
 
+class _BackgroundCancels:
+    """One daemon thread that cancels futures whose cancel() blocks, started at first use."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def cancel(self, future: Any) -> None:
+        """Have `future.cancel()` called on the background thread. Any thread; never blocks."""
+        self._queue.put(future)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._cancel_in_background, name="qtasks-cancels", daemon=True
+                )
+                self._thread.start()
+
+    def _cancel_in_background(self) -> None:
+        """Cancel queued futures, one at a time, for the life of the process. Background thread."""
+        while True:
+            future = self._queue.get()
+            try:
+                future.cancel()
+            except BaseException as exc:  # noqa: BLE001 - a closed client, say: reported, and on
+                report(exc)
+            del future
+
+
+_BACKGROUND_CANCELS: Final = _BackgroundCancels()
+
+
 # -- public ----------------------------------------------------------------
 
 
-def run_in(executor: Executor, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ExecutorTask[T]:
+def run_in(executor: Any, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ExecutorTask[T]:
     """Run `fn(*args, **kwargs)` on `executor`; return its handle at once.
 
-    GUI thread. `executor` is any `concurrent.futures.Executor`: a
-    `ProcessPoolExecutor` for GIL-bound work, a `ThreadPoolExecutor`, or a Dask
-    client's `client.get_executor()`. Raises TypeError for anything else, for a
-    non-callable `fn`, and for a function a process pool cannot pickle.
+    GUI thread. `executor` is any `concurrent.futures.Executor` (a
+    `ProcessPoolExecutor` for GIL-bound work, a `ThreadPoolExecutor`, a Dask
+    `client.get_executor()`) or a Dask `distributed.Client`, which runs it with
+    `client.submit(fn, *args, **kwargs)`. Raises TypeError for anything else,
+    for a non-callable `fn`, and for a function a process pool cannot pickle.
     """
+    client_type = _dask_client_type()
+    if client_type is not None and isinstance(executor, client_type):
+        require_callable(fn, "qtasks.run_in(client, load, path)")
+        _runtime.bridge()  # raises before submitting when no QApplication exists
+        client: Any = executor
+        return ExecutorTask(client.submit(fn, *args, **kwargs), DASK, f"{callable_name(fn)}()")
     if not isinstance(executor, Executor):
-        if hasattr(executor, "submit") and hasattr(executor, "get_executor"):
-            hint = "pass client.get_executor(), or use qtasks.wrap(client.submit(fn, ...))"
-        else:
-            hint = (
-                "pass a concurrent.futures.Executor such as ProcessPoolExecutor(), "
-                "or use qtasks.run(fn, ...) for the thread pool"
-            )
+        hint = (
+            "pass a concurrent.futures.Executor such as ProcessPoolExecutor() or a Dask "
+            "distributed.Client, or use qtasks.run(fn, ...) for the thread pool"
+        )
         msg = f"qtasks.run_in needs a concurrent.futures.Executor, got {executor!r}: {hint}"
         raise TypeError(msg)
     require_callable(fn, "qtasks.run_in(pool, load, path)")
     _check_picklable_function(executor, fn)
     # Why before submitting: without a QApplication (RuntimeError here) the
     # function must not run, since no handle could ever report its outcome.
-    _scheduler.bridge()
-    client = _dask_client_of(executor)
-    if client is not None:
-        # Why not executor.submit(): the concurrent.futures.Future it returns
-        # cancels its Dask future synchronously, on the GUI thread, waiting
-        # for the client's event loop. Submitted through the client as the
-        # executor would, the task is a Dask one, cancelled without waiting.
-        options: dict[str, Any] = getattr(executor, "_kwargs", {})
-        dask_future = client.submit(fn, *args, **{**options, **kwargs})
-        with contextlib.suppress(AttributeError):  # so that executor.shutdown() cancels it too
-            executor._futures.add(dask_future)  # type: ignore[attr-defined]
-        return ExecutorTask(dask_future, DASK, f"{callable_name(fn)}()")
+    _runtime.bridge()
     name = f"{callable_name(fn)}()"
+    if _is_dask_executor(executor):
+        return ExecutorTask(executor.submit(fn, *args, **kwargs), DASK_EXECUTOR, name)
     if isinstance(executor, ThreadPoolExecutor):
         # A thread of this process: check_cancelled() and report_progress() work there.
-        side = _WorkerSide(name)
-        future = executor.submit(_run_in_this_process, side, fn, args, kwargs)
+        side = WeakWorkerSide(name)
+        future = executor.submit(run_as, side, fn, args, kwargs)
         return ExecutorTask(future, CONCURRENT, name, worker_side=side)
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None
     return ExecutorTask(future, _kind_of(future), name, call)
 
 
-def _dask_client_of(executor: Executor) -> Any | None:
-    """Return the Dask client behind a `client.get_executor()` still open, else None."""
-    module = sys.modules.get("distributed.cfexecutor")
-    executor_type = getattr(module, "ClientExecutor", None)
-    if not isinstance(executor_type, type) or not isinstance(executor, executor_type):
-        return None
-    if getattr(executor, "_shutdown", True):
-        return None  # executor.submit() raises the executor's own error
-    return getattr(executor, "_client", None)
+def _dask_client_type() -> type | None:
+    """Return `distributed.Client` if the user imported distributed, else None."""
+    client_type = getattr(sys.modules.get("distributed"), "Client", None)
+    return client_type if isinstance(client_type, type) else None
+
+
+def _is_dask_executor(executor: Executor) -> bool:
+    """Tell whether `executor` is what a Dask `client.get_executor()` returns."""
+    executor_type = getattr(sys.modules.get("distributed.cfexecutor"), "ClientExecutor", None)
+    return isinstance(executor_type, type) and isinstance(executor, executor_type)
 
 
 def _kind_of(future: object) -> str:

@@ -16,7 +16,7 @@ from PyQt5.QtCore import QCoreApplication, QEvent, QEventLoop, QThread, QTimer
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
 from ._qt import _MAX_INTERVAL_MS, _check_seconds
-from ._scheduler import bridge
+from ._runtime import bridge
 from ._task import Task
 
 __all__ = ["run_until_complete"]

@@ -20,14 +20,16 @@ kept small enough that pulling one chunk from the iterable costs the GUI thread
 about a millisecond at most. One refill stops after `REFILL_BUDGET_S` (and
 `REFILL_MIN_CHUNKS` chunks) and goes on from a zero timer, after Qt has had a
 turn: a big window fills over several event-loop turns instead of stalling the
-GUI in one. On a Pool, a chunk still running after `CHUNK_SPLIT_S` stops after
-its current item and the map queues the rest again, spread over the threads:
-items that turn slow partway through a map do not queue behind one thread.
+GUI in one. Where the pool's `ChunkRules` allow it (a Pool's do), a chunk
+still running after `CHUNK_SPLIT_S` stops after its current item and the map
+queues the rest again, spread over the threads: items that turn slow partway
+through a map do not queue behind one thread.
 
 Thread boundary: `_Chunk._execute_in_worker` runs on a pool thread and touches
 only the chunk's own fields (its items, results and measured time); the pool's
 lock guards `_phase`, and the worker hands the chunk back with
-`bridge.transfer`. Everything else here runs on the GUI thread.
+`bridge.transfer`. Everything else here runs on the GUI thread. See
+ARCHITECTURE.md for the worker side (`_worker.py`) the chunks share with tasks.
 """
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ import threading
 import time
 from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
+import attrs
 from PyQt5.QtCore import QTimer
 
-from . import _pool, _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
+from ._worker import QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
-__all__ = ["MAX_CHUNK", "Lanes", "MapTask", "map", "start_map"]
+__all__ = ["MAX_CHUNK", "ChunkRules", "Lanes", "MapTask", "RunLanes", "start_map"]
 
 # The most items one chunk may hold with the default window.
 MAX_CHUNK: Final = 4096
@@ -68,15 +72,32 @@ CHUNK_SPLIT_S: Final = 0.005
 GROWTH: Final = 4
 
 
+@attrs.frozen
+class ChunkRules:
+    """How a pool wants a map's items grouped into chunks; each pool declares its own."""
+
+    # The most items one chunk may hold.
+    max_items: int
+    # Whether a chunk running past CHUNK_SPLIT_S may stop and hand back the
+    # items it has not run. False where a chunk is one task a test finishes.
+    may_split: bool
+    # Whether a big refill may go on after Qt has had a turn. False where a
+    # test expects the map to have submitted all it can when it looks.
+    paced: bool
+
+
 class Lanes(Protocol):
-    """What a map needs from its pool: a `Pool`, or `_RunLanes` over any other."""
+    """What a map needs from its pool: a `Pool`, or `RunLanes` over any other."""
 
     _lock: threading.Lock
 
     @property
     def max_threads(self) -> int: ...
 
-    def _submit(self, item: _pool.LaneItem, key: object = ...) -> None: ...
+    @property
+    def chunk_rules(self) -> ChunkRules: ...
+
+    def _submit(self, item: LaneItem, key: object = ...) -> None: ...
 
 
 class _Chunk:
@@ -84,11 +105,11 @@ class _Chunk:
 
     __slots__ = (
         "_cancel_requested",
+        "_carrier",
         "_count",
         "_elapsed",
         "_exc",
         "_fn",
-        "_handle",
         "_items",
         "_map",
         "_phase",
@@ -106,7 +127,7 @@ class _Chunk:
         self._items = items
         self._count = len(items)
         # Guarded by the pool's lock: QUEUED -> RUNNING -> RAN, or QUEUED -> DROPPED.
-        self._phase: str = _pool.QUEUED
+        self._phase: str = QUEUED
         # Read by check_cancelled() on the worker; written once on the GUI thread.
         self._cancel_requested = False
         self._results: list[Any] | None = None
@@ -114,11 +135,15 @@ class _Chunk:
         self._elapsed = 0.0
         # After this many seconds the worker stops and hands back the rest.
         self._split_s = split_s
-        # The task running this chunk when its pool is not a Pool (_RunLanes).
-        self._handle: Task[Any] | None = None
+        # The task running this chunk when its pool is not a Pool (RunLanes).
+        self._carrier: Task[Any] | None = None
 
     def _execute_in_worker(self) -> None:
-        """Run the function over the chunk's items. Worker thread; never raises.
+        """Run the function over the chunk's items. Worker thread; never raises."""
+        run_as(self, self._run_items_in_worker, (), {})
+
+    def _run_items_in_worker(self) -> None:
+        """Run the items, keeping results or the first exception. Worker thread; never raises.
 
         The first exception stops the chunk. Past `_split_s` the chunk stops
         after the current item, and its map queues the items not run again.
@@ -126,8 +151,6 @@ class _Chunk:
         `qtasks.check_cancelled()`; otherwise the chunk runs on until it ends
         or splits, and its results are dropped.
         """
-        previous = getattr(_pool._LOCAL, "task", None)
-        _pool._LOCAL.task = self
         clock = time.perf_counter
         begin = clock()
         deadline = begin + self._split_s
@@ -144,13 +167,12 @@ class _Chunk:
         finally:
             self._results = results
             self._elapsed = clock() - begin
-            _pool._LOCAL.task = previous
 
     def _deliver(self) -> None:
         """Hand the chunk's outcome to its map. GUI thread."""
         self._map._chunk_done(self)
 
-    def _owner(self) -> MapTask:
+    def _task(self) -> MapTask:
         return self._map
 
     def _set_progress(self, value: object) -> None:
@@ -175,6 +197,7 @@ class MapTask(Task[list[Any]]):
         "_iterator",
         "_max_chunks",
         "_name",
+        "_paced",
         "_pool",
         "_pull_per_item",
         "_pulled",
@@ -206,12 +229,12 @@ class MapTask(Task[list[Any]]):
             self._item_limit = window
             self._max_chunks = window
             self._chunk_cap = max(1, window // (2 * threads))
+        rules = pool.chunk_rules
         # A testing pool asks for one item per task, so a test finishes each item on its own.
-        self._chunk_cap = min(self._chunk_cap, getattr(pool, "max_chunk", MAX_CHUNK))
-        # How long a chunk may run before it splits: only on a Pool. Why not on
-        # a testing pool: there a chunk is one task the test sees, and it must
-        # end when the test completes it.
-        self._split_s = CHUNK_SPLIT_S if isinstance(pool, _pool.Pool) else math.inf
+        self._chunk_cap = min(self._chunk_cap, rules.max_items)
+        # How long a chunk may run before it splits, if the pool lets it.
+        self._split_s = CHUNK_SPLIT_S if rules.may_split else math.inf
+        self._paced = rules.paced
         # The first chunks hold one item each: nothing is measured yet.
         self._chunk_size = 1
         self._pull_per_item = 0.0
@@ -286,13 +309,7 @@ class MapTask(Task[list[Any]]):
             # Each map is its own lane, so it takes turns with everything else.
             pool._submit(chunk, self)
             submitted += 1
-            if (
-                submitted >= REFILL_MIN_CHUNKS
-                and time.perf_counter() > deadline
-                and self._split_s < math.inf
-            ):
-                # Why only on a Pool: a testing pool promises that the map has
-                # submitted all it can by the time the test looks at it.
+            if submitted >= REFILL_MIN_CHUNKS and self._paced and time.perf_counter() > deadline:
                 self._refill_later()
                 return
         if self._exhausted and not self._in_flight and self._state is PENDING:
@@ -374,6 +391,9 @@ class MapTask(Task[list[Any]]):
         GUI thread. The map ends as cancelled at once and pulls nothing more.
         Returns False if it is done already.
         """
+        return super().cancel()
+
+    def _abort(self) -> bool:
         in_flight = list(self._in_flight)
         if not self._finish(CANCELLED):
             return False
@@ -381,17 +401,11 @@ class MapTask(Task[list[Any]]):
         return True
 
     def _stop_chunks(self, chunks: list[_Chunk]) -> None:
-        with self._pool._lock:
-            for chunk in chunks:
-                if chunk._phase is _pool.QUEUED:
-                    chunk._phase = _pool.DROPPED
-                else:
-                    # Why: the chunk may have finished already, its delivery
-                    # still in the bridge; _chunk_done() drops it.
-                    chunk._cancel_requested = True
+        # A chunk that ran already may still be in the bridge; _chunk_done() drops it.
+        take_back_or_flag(self._pool._lock, chunks)
         for chunk in chunks:
-            if chunk._handle is not None:
-                chunk._handle.cancel()
+            if chunk._carrier is not None:
+                chunk._carrier.cancel()
 
     def _released(self) -> None:
         self._fn = None
@@ -427,7 +441,7 @@ def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], wi
     except TypeError:
         msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
         raise TypeError(msg) from None
-    if not _scheduler.on_gui_thread():
+    if not _runtime.on_gui_thread():
         msg = (
             "qtasks.map was called off the GUI thread; it advances the iterable "
             "on the GUI thread: call it there, e.g. from a qtasks coroutine"
@@ -436,60 +450,43 @@ def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], wi
     return MapTask(pool, fn, iterator, window)
 
 
-def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:  # noqa: A001 - the public name, like the builtin
-    """Run `fn` over `iterable` on the shared pool; the task's result lists them in input order.
-
-    GUI thread: the iterable is advanced there, lazily, so it may be endless or
-    touch GUI objects. At most `window` items are pulled whose results are not
-    yet collected (default: two chunks per thread, a chunk being one item when
-    items take a millisecond or more, and up to about a millisecond of work
-    otherwise). The first failure fails the map with the worker's own
-    exception; cancelling it drops the queued chunks. Progress listeners get
-    `(finished, total)`, total being None until the iterable is exhausted.
-    """
-    pool = _pool.default_pool()
-    if isinstance(pool, _pool.Pool):
-        return pool.map(fn, iterable, window=window)
-    return start_map(_RunLanes(pool), fn, iterable, window)
-
-
-def _run_chunk_in_worker(lanes: _RunLanes, chunk: _Chunk) -> None:
+def _run_chunk_in_worker(lanes: RunLanes, chunk: _Chunk) -> None:
     """Run a chunk unless its map dropped it. Worker thread (or a testing pool)."""
     with lanes._lock:
-        if chunk._phase is not _pool.QUEUED:
+        if chunk._phase is not QUEUED:
             return
-        chunk._phase = _pool.RUNNING
+        chunk._phase = RUNNING
     chunk._execute_in_worker()
     with lanes._lock:
-        chunk._phase = _pool.RAN
+        chunk._phase = RAN
 
 
-class _RunLanes:
-    """Run map chunks through the `run()` of any pool, one task per chunk.
+class RunLanes:
+    """Run map chunks through the `run()` of a pool that has no lanes, one task per chunk.
 
-    For a default pool that is not a `Pool` (a testing pool, say): each chunk
-    becomes one task of that pool, and the map cancels those tasks with it.
-    GUI thread.
+    For a testing pool, say: each chunk becomes one task of that pool (its
+    carrier), and the map cancels those tasks with it. The pool states its
+    thread count and its `ChunkRules`. GUI thread.
     """
 
-    def __init__(self, submitter: _pool.Submitter) -> None:
-        self._submitter = submitter
+    def __init__(self, run: Callable[..., Task[Any]], max_threads: int, rules: ChunkRules) -> None:
+        self._run = run
+        self._max_threads = max_threads
+        self._rules = rules
         self._lock = threading.Lock()
 
     @property
     def max_threads(self) -> int:
-        threads = getattr(self._submitter, "max_threads", 1)
-        return threads if isinstance(threads, int) and threads >= 1 else 1
+        return self._max_threads
 
     @property
-    def max_chunk(self) -> int:
-        """The most items in one chunk: one for a pool that says so (a ManualPool)."""
-        return 1 if getattr(self._submitter, "_one_item_per_map_task", False) else MAX_CHUNK
+    def chunk_rules(self) -> ChunkRules:
+        return self._rules
 
-    def _submit(self, item: _pool.LaneItem, key: object = None) -> None:
+    def _submit(self, item: LaneItem, key: object = None) -> None:
         assert isinstance(item, _Chunk)
-        handle = self._submitter.run(_run_chunk_in_worker, self, item)
-        item._handle = handle
+        handle = self._run(_run_chunk_in_worker, self, item)
+        item._carrier = handle
         handle.add_done_callback(lambda handle: self._chunk_task_done(item, handle))
 
     def _chunk_task_done(self, chunk: _Chunk, handle: Task[Any]) -> None:
@@ -501,7 +498,7 @@ class _RunLanes:
         or takes that result as the item's.
         """
         with self._lock:
-            ran = chunk._phase is _pool.RAN
+            ran = chunk._phase is RAN
         if not ran:
             if handle.cancelled():
                 chunk._exc = CancelledError()

@@ -23,9 +23,9 @@ The queue is split into lanes, one per submitting coroutine (and one per
 `map`), served round robin: a fan-out of 10^5 items does not starve another
 coroutine's single `run()`.
 
-A lane item is anything with a `_phase` guarded by the pool's lock, an
-`_execute_in_worker()` that never raises and a `_deliver()` for the GUI
-thread: a `ThreadTask`, or a chunk of a `map` (see `_map.py`).
+A lane item (`_worker.LaneItem`) is a `ThreadTask` or a chunk of a `map`
+(see `_map.py`); its phase and the worker-side helpers live in `_worker.py`.
+See ARCHITECTURE.md for how the pool fits the rest.
 
 Thread boundary: methods named `*_in_worker` and `_work_in_worker` run on pool
 threads and touch only the lock-guarded fields below and the bridge.
@@ -36,38 +36,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Protocol, TypeVar
+from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 
 from PyQt5.QtCore import QRunnable, QThreadPool
 from typing_extensions import ParamSpec
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import Bridge, report
-from ._errors import CancelledError
+from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
+from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
-if TYPE_CHECKING:
-    from ._map import MapTask
-
-__all__ = [
-    "Pool",
-    "ThreadTask",
-    "cancel_requested",
-    "check_cancelled",
-    "default_pool",
-    "report_progress",
-    "run",
-    "set_default_pool",
-]
+__all__ = ["Pool", "ThreadTask", "default_pool", "map", "run", "set_default_pool"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
-
-# ThreadTask._phase, guarded by its pool's lock.
-QUEUED: Final = "queued"  # in a lane, not claimed
-RUNNING: Final = "running"  # claimed by a worker, function running
-RAN: Final = "ran"  # function returned; completion on its way to the GUI thread
-DROPPED: Final = "dropped"  # cancelled while queued: never runs
 
 # How long a worker loop that ran dry waits for more work before it returns
 # its thread to the QThreadPool. Long enough to bridge one GUI-thread turn
@@ -78,27 +61,12 @@ LINGER_S = 0.001
 # runnables have its thread: it queues its own next start behind them.
 SLICE_S = 0.01
 
-_LOCAL = threading.local()
 # _submit()'s default lane: the coroutine being stepped (or None).
 _CURRENT: Final = object()
 
 
-class LaneItem(Protocol):
-    """What a worker loop runs: a ThreadTask or a map chunk."""
-
-    _phase: str
-
-    def _execute_in_worker(self) -> None: ...
-
-    def _deliver(self) -> None: ...
-
-    def _owner(self) -> Task[Any]:
-        """The task the item belongs to: a ThreadTask itself, or a chunk's map."""
-        ...
-
-
-class TaskOwner(Protocol):
-    """What a ThreadTask needs from the pool that runs it (a Pool or a testing pool)."""
+class ItemPool(Protocol):
+    """What a ThreadTask needs from the pool that queues it (a Pool or a testing pool)."""
 
     @property
     def _lock(self) -> threading.Lock: ...
@@ -115,13 +83,13 @@ class ThreadTask(Task[T]):
         "_name",
         "_phase",
         "_pool",
-        "_w_exc",
-        "_w_value",
+        "_raised",
+        "_returned",
     )
 
     def __init__(
         self,
-        pool: TaskOwner,
+        pool: ItemPool,
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -135,8 +103,9 @@ class ThreadTask(Task[T]):
         self._phase: str = QUEUED
         # Read by check_cancelled() on the worker; written once on the GUI thread.
         self._cancel_requested = False
-        self._w_value: Any = None
-        self._w_exc: BaseException | None = None
+        # What the function returned or raised, kept by the worker until _deliver().
+        self._returned: Any = None
+        self._raised: BaseException | None = None
 
     def cancel(self) -> bool:
         """Stop the task: queued work never runs; running work sees its cancel flag.
@@ -144,43 +113,40 @@ class ThreadTask(Task[T]):
         GUI thread. The task ends as cancelled at once; a running function's
         eventual result is dropped. Returns False if the task is done already.
         """
-        if self._state is not PENDING:
-            return False
-        with self._pool._lock:
-            if self._phase is QUEUED:
-                self._phase = DROPPED
-            else:
-                # Why: the function may have returned already, its completion
-                # still in the bridge; _deliver() will find us cancelled and
-                # drop that late outcome.
-                self._cancel_requested = True
-        self._finish(CANCELLED)
-        return True
+        return super().cancel()
+
+    def _abort(self) -> bool:
+        take_back_or_flag(self._pool._lock, (self,))
+        return self._finish(CANCELLED)
 
     def _execute_in_worker(self) -> None:
         """Run the function and store its outcome. Worker thread (or a ManualPool)."""
-        previous = getattr(_LOCAL, "task", None)
-        _LOCAL.task = self
         try:
             fn, args, kwargs = self._fn, self._args, self._kwargs
             assert fn is not None and args is not None and kwargs is not None
-            self._w_value = fn(*args, **kwargs)
+            self._returned = run_as(self, fn, args, kwargs)
         except BaseException as exc:  # noqa: BLE001 - delivered to the task's awaiter
-            self._w_exc = exc
-        finally:
-            _LOCAL.task = previous
+            self._raised = exc
+
+    def _keep_outcome(self, value: Any, exc: BaseException | None) -> None:
+        """Store an outcome as if the function had returned `value` or raised `exc`.
+
+        For a pool that gives the outcome by hand (a ManualPool); `_deliver()` hands it on.
+        """
+        self._returned = value
+        self._raised = exc
 
     def _deliver(self) -> None:
         """Finish the task with the outcome its worker stored. GUI thread."""
-        bridge = _scheduler.STATE.bridge
+        bridge = _runtime.STATE.bridge
         if bridge is None:
             self._deliver_outcome()
         else:
             bridge.deliver_in_drain(self._deliver_outcome)
 
     def _deliver_outcome(self) -> None:
-        value, exc = self._w_value, self._w_exc
-        self._w_value = self._w_exc = None
+        value, exc = self._returned, self._raised
+        self._returned = self._raised = None
         self._fn = self._args = self._kwargs = None
         if self._state is not PENDING:
             return  # cancelled while it ran: the late outcome is dropped
@@ -195,7 +161,7 @@ class ThreadTask(Task[T]):
             # A running function still reads these; _deliver() drops them.
             self._fn = self._args = self._kwargs = None
 
-    def _owner(self) -> Task[Any]:
+    def _task(self) -> Task[Any]:
         return self
 
     def _describe(self) -> str:
@@ -203,6 +169,10 @@ class ThreadTask(Task[T]):
 
     def _waiting_text(self) -> str:
         return f", {self._phase}"
+
+
+# A map on a Pool: big chunks of short items, split when items turn slow.
+_POOL_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True)
 
 
 class _Runner(QRunnable):
@@ -271,7 +241,7 @@ class Pool:
         self._idle_waiters = 0
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
-        _scheduler.STATE.executors.add(self)
+        _runtime.STATE.executors.add(self)
 
     @property
     def qthreadpool(self) -> QThreadPool:
@@ -293,6 +263,11 @@ class Pool:
         self._submit(task)
         return task
 
+    @property
+    def chunk_rules(self) -> ChunkRules:
+        """How a map groups its items on this pool: big chunks that split when slow."""
+        return _POOL_CHUNKS
+
     def map(
         self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None
     ) -> MapTask:
@@ -303,16 +278,14 @@ class Pool:
         two chunks per thread (see `qtasks.map`). Raises TypeError for a
         non-callable or a non-iterable, ValueError for a bad window.
         """
-        from ._map import start_map  # noqa: PLC0415 - _map imports this module
-
         return start_map(self, fn, iterable, window)
 
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
         if self._bridge is None:
-            self._bridge = _scheduler.bridge()
+            self._bridge = _runtime.bridge()
         if key is _CURRENT:
-            key = _scheduler.STATE.current
+            key = _runtime.STATE.current
         # Why an id, not the handle: a lane's key is dropped by the worker that
         # empties it, and the pool must neither keep the submitter (a
         # coroutine, a map) alive nor free it there. A reused id only merges
@@ -442,8 +415,8 @@ class Pool:
         functions still run when the wait ends. Raises TypeError or ValueError
         for a timeout that is not None or a number of seconds >= 0.
         """
-        _scheduler.check_timeout(timeout, "Pool.shutdown")
-        for task in list(_scheduler.STATE.live):
+        _runtime.check_timeout(timeout, "Pool.shutdown")
+        for task in list(_runtime.STATE.live):
             # ThreadTasks and maps of this pool.
             if getattr(task, "_pool", None) is self:
                 task.cancel()
@@ -459,7 +432,7 @@ class Pool:
                 for item in lane:
                     if item._phase is QUEUED:
                         item._phase = DROPPED
-                        dropped[item._owner()] = None
+                        dropped[item._task()] = None
             self._lanes.clear()
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
@@ -489,16 +462,25 @@ class Pool:
             finally:
                 self._idle_waiters -= 1
             # A map chunk is named by its map, once.
-            return list(dict.fromkeys(item._owner() for item in self._executing))
+            return list(dict.fromkeys(item._task() for item in self._executing))
 
     def __repr__(self) -> str:
         return f"<qtasks.Pool max_threads={self.max_threads}>"
 
 
 class Submitter(Protocol):
-    """What `qtasks.run` needs from the default pool (a Pool or a testing pool)."""
+    """What `qtasks.run` needs from the default pool (a Pool or a testing pool).
+
+    A pool with a `map()` of its own (both of those) starts `qtasks.map`
+    itself; over any other, each chunk of a map is one `run()` call.
+    """
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Task[T]: ...
+
+
+# The chunks of a map over a pool that only has run(): as big as on a Pool,
+# but each is a task of that pool, which must end with the task.
+_RUN_ONLY_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=False, paced=False)
 
 
 _DEFAULT: list[Submitter] = []
@@ -525,40 +507,21 @@ def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Task[T]:
     return default_pool().run(fn, *args, **kwargs)
 
 
-# -- inside a worker function ---------------------------------------------
+def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:  # noqa: A001 - the public name, like the builtin
+    """Run `fn` over `iterable` on the shared pool; the task's result lists them in input order.
 
-
-def current_worker_task() -> ThreadTask[Any] | None:
-    """Return the task whose function runs on this thread, or None. Any thread."""
-    return getattr(_LOCAL, "task", None)
-
-
-def cancel_requested() -> bool:
-    """Tell whether the task running this function was cancelled.
-
-    Any thread; False outside a qtasks task.
+    GUI thread: the iterable is advanced there, lazily, so it may be endless or
+    touch GUI objects. At most `window` items are pulled whose results are not
+    yet collected (default: two chunks per thread, a chunk being one item when
+    items take a millisecond or more, and up to about a millisecond of work
+    otherwise). The first failure fails the map with the worker's own
+    exception; cancelling it drops the queued chunks. Progress listeners get
+    `(finished, total)`, total being None until the iterable is exhausted.
     """
-    task = getattr(_LOCAL, "task", None)
-    return task is not None and bool(task._cancel_requested)
-
-
-def check_cancelled() -> None:
-    """Raise `qtasks.CancelledError` if the task running this function was cancelled.
-
-    Any thread; does nothing outside a qtasks task.
-    """
-    task = getattr(_LOCAL, "task", None)
-    if task is not None and task._cancel_requested:
-        msg = f"{task!r} was cancelled"
-        raise CancelledError(msg)
-
-
-def report_progress(value: object) -> None:
-    """Send `value` to the task's progress listeners on the GUI thread.
-
-    Any thread; cheap enough for a tight loop (bursts coalesce to the newest
-    value). Does nothing outside a qtasks task.
-    """
-    task = getattr(_LOCAL, "task", None)
-    if task is not None:
-        task._set_progress(value)
+    pool = default_pool()
+    own_map: Callable[..., MapTask] | None = getattr(pool, "map", None)
+    if own_map is not None:
+        return own_map(fn, iterable, window=window)
+    threads = getattr(pool, "max_threads", 1)
+    threads = threads if isinstance(threads, int) and threads >= 1 else 1
+    return start_map(RunLanes(pool.run, threads, _RUN_ONLY_CHUNKS), fn, iterable, window)

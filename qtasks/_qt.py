@@ -4,7 +4,7 @@ Each is a Task, so it can be yielded, gathered and cancelled. Their timers
 are created on the GUI thread (a QTimer started on a pool thread never fires)
 and parented to the bridge while they run, so a test can see that none is
 left behind. `_released()`, which every ending goes through, stops the timer
-and disconnects every signal.
+and disconnects every signal. See ARCHITECTURE.md for the threads they may run on.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any, Callable, Final, TypeVar
 
 from PyQt5.QtCore import QMetaObject, QObject, Qt, QTimer, pyqtBoundSignal
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
+from ._task import FAILED, FINISHED, PENDING, Task
 
 __all__ = ["sleep", "timeout", "wait_signal"]
 
@@ -44,7 +44,7 @@ def _check_seconds(seconds: object, call: str) -> float:
 
 
 def _require_gui_thread(call: str) -> None:
-    if not _scheduler.on_gui_thread():
+    if not _runtime.on_gui_thread():
         msg = (
             f"{call} was called off the GUI thread; its QTimer would never fire there: "
             "call it from a qtasks coroutine or a slot on the GUI thread"
@@ -60,7 +60,7 @@ class _Deadline:
     def __init__(self, seconds: float, fn: Callable[[], object]) -> None:
         self._fn = fn
         self._remaining = seconds
-        self._timer: QTimer | None = QTimer(_scheduler.bridge())
+        self._timer: QTimer | None = QTimer(_runtime.bridge())
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.PreciseTimer)
         self._timer.timeout.connect(self._fire)
@@ -174,11 +174,11 @@ class _Listener:
     def __call__(self, *args: Any) -> None:
         """Finish the task with the signal's arguments. Whatever thread emitted the signal."""
         try:
-            if _scheduler.on_gui_thread():
+            if _runtime.on_gui_thread():
                 self._task._emitted(args)
             else:
                 # A sender on another thread calls us there; the task lives on the GUI thread.
-                _scheduler.call_soon(functools.partial(self._task._emitted, args))
+                _runtime.call_soon(functools.partial(self._task._emitted, args))
         except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
             report(exc)
 
@@ -219,7 +219,7 @@ class SignalTask(Task[tuple[Any, ...]]):
         # Any thread (wherever the proxy was deleted): hand it to the GUI thread.
         try:
             if self._state is PENDING:
-                _scheduler.call_soon(self._sender_gone)
+                _runtime.call_soon(self._sender_gone)
         except BaseException as exc:  # noqa: BLE001 - a weakref callback must not raise
             report(exc)
 
@@ -242,7 +242,7 @@ class SignalTask(Task[tuple[Any, ...]]):
         # listener, and signal.disconnect() on a deleted sender crashes.
         # Disconnecting the connection handle is safe either way, and says
         # whether the sender was still there.
-        if QObject.disconnect(connection) and self._sender not in _scheduler.STATE.destroying:
+        if QObject.disconnect(connection) and self._sender not in _runtime.STATE.destroying:
             # PyQt's disconnect frees its proxy (and the listener); the
             # connection is already broken, so it complains: ignore that.
             # A sender being destroyed frees the proxy itself, and looking
@@ -287,7 +287,7 @@ class TimeoutTask(Task[T]):
         if child._state is not PENDING:
             self._child_done(child)
             return
-        child._add_watcher(self._child_done)
+        child._on_done(self._child_done)
         self._deadline = _Deadline(seconds, self._timed_out)
 
     def _child_done(self, child: Task[T]) -> None:
@@ -305,14 +305,9 @@ class TimeoutTask(Task[T]):
         if self._finish(FAILED, exc=QtasksTimeoutError(msg)) and child is not None:
             child.cancel()
 
-    def cancel(self) -> bool:
-        """Cancel the timeout and the awaitable it waits for. GUI thread."""
-        child = self._child
-        if not self._finish(CANCELLED):
-            return False
-        if child is not None:
-            child.cancel()
-        return True
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        # Cancelling the timeout cancels the awaitable it waits for.
+        return () if self._child is None else (self._child,)
 
     def _released(self) -> None:
         if self._deadline is not None:

@@ -8,7 +8,7 @@ Three jobs on top of `coroutine`:
   decoration: the positional parameters without a default. Defaults are never
   filled by a stray signal argument; a ``*args`` function receives everything.
 - Lifetime. A coroutine started on a method of a QObject belongs to that
-  owner. An `_Owner` (one per owning QObject) sees the owner's DeferredDelete
+  owner. A `_Lifetime` (one per owning QObject) sees the owner's DeferredDelete
   event, before `deleteLater` deletes it, and its `destroyed` signal, for every
   other way to go (parent deleted, `sip.delete`). Either way it cancels the
   owner's coroutines, and first the coroutines they await, at once, not on
@@ -17,6 +17,9 @@ Three jobs on top of `coroutine`:
   living on another thread is destroyed there: it is marked gone at once and
   its coroutines are cancelled on the GUI thread.
 - Reentry. What a second call on the same owner does while one is running.
+
+"Owner" here means the QObject only; `_Lifetime` is what watches it. See
+ARCHITECTURE.md, "Cancellation", for the walk a deleted owner takes.
 """
 
 from __future__ import annotations
@@ -29,13 +32,11 @@ from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, over
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject, Qt
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
-from ._combinators import GatherTask
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
-from ._qt import TimeoutTask
-from ._task import FAILED, FINISHED, PENDING, Task, callable_name
+from ._task import FAILED, FINISHED, PENDING, Task, callable_name, cancel_walk
 
 __all__ = ["slot"]
 
@@ -77,20 +78,9 @@ class _ByIdentity(Generic[V]):
         return value
 
 
-# One _Owner per QObject that has started a slot coroutine; weak, so a
+# One _Lifetime per QObject that has started a slot coroutine; weak, so a
 # forgotten widget is not kept alive by qtasks.
-_OWNERS: _ByIdentity[_Owner] = _ByIdentity()
-
-
-def _watch(task: Task[Any], fn: Callable[[Task[Any]], object]) -> None:
-    """Call `fn(task)` on the GUI thread when `task` ends, without consuming its outcome.
-
-    A watcher is not a consumer: a slot's failure must still reach
-    `sys.excepthook` when nobody awaits the handle. The task must be pending.
-    """
-    callbacks = task._callbacks
-    assert callbacks is not None
-    callbacks.append(fn)
+_LIFETIMES: _ByIdentity[_Lifetime] = _ByIdentity()
 
 
 def _owner_gone_error(exc: BaseException | None) -> bool:
@@ -98,7 +88,7 @@ def _owner_gone_error(exc: BaseException | None) -> bool:
     return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
 
 
-class _Owner(QObject):
+class _Lifetime(QObject):
     """The running slot coroutines of one QObject, and what ends them with it.
 
     GUI thread. Holds the owner only weakly (through the registry key); the
@@ -113,7 +103,7 @@ class _Owner(QObject):
         # (finished ones leave through their watcher).
         self.tasks: dict[CoroutineTask[Any], None] = {}
         # Per slot function: its pending calls.
-        self.lines: dict[object, _Line] = {}
+        self.queues: dict[object, _CallQueue] = {}
         self._owner = weakref.ref(owner)
         if sip.isdeleted(owner):
             # A late signal into a slot of an object already gone: nothing may start.
@@ -136,7 +126,7 @@ class _Owner(QObject):
             if not self.tasks:
                 self._filter(install=False)
 
-        _watch(task, forget)
+        task._on_done(forget)
 
     def _filter(self, *, install: bool) -> None:
         """Watch the owner's events only while it has coroutines: a filter costs every event."""
@@ -161,16 +151,16 @@ class _Owner(QObject):
 
     def _on_destroyed(self, *_args: object) -> None:
         """Cancel the owner's coroutines as it is destroyed. The owner's thread."""
-        if not _scheduler.on_gui_thread():
+        if not _runtime.on_gui_thread():
             # Nothing resumes normally from now on (see _run_owned); the
             # coroutines themselves are the GUI thread's to cancel.
             self.gone = True
             try:
-                _scheduler.call_soon(self._end)
+                _runtime.call_soon(self._end)
             except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
                 report(exc)
             return
-        destroying = _scheduler.STATE.destroying
+        destroying = _runtime.STATE.destroying
         owner = self._owner()
         key = None if owner is None else id(owner)
         try:
@@ -191,7 +181,7 @@ class _Owner(QObject):
             if not tasks:
                 break
             for task in tasks:
-                for inner in _cancel_now(task):
+                for inner in cancel_walk(task, now=True):
                     if inner._state is FAILED and _owner_gone_error(inner._exc):
                         # Why: a coroutine the slot awaits touched the deleted
                         # owner in its clean-up; that is the deletion itself.
@@ -201,85 +191,56 @@ class _Owner(QObject):
             self.tasks = {task: None for task in tasks if task._state is PENDING}
 
 
-def _cancel_now(task: Task[Any]) -> list[Task[Any]]:
-    """Cancel `task` now and, first, what it waits on: coroutines, through gather and timeout.
-
-    GUI thread. Innermost first, so every `finally` block runs before this
-    returns, those of the coroutines a slot awaits included (a plain
-    `cancel()` would run theirs on the next step, after the owner is gone).
-    Returns the tasks it cancelled.
-    """
-    # Depth first with a stack: reversed, each task comes after everything it waits on.
-    found: list[Task[Any]] = []
-    seen: set[Task[Any]] = set()
-    todo: list[Task[Any]] = [task]
-    while todo:
-        current = todo.pop()
-        if current._state is not PENDING or current in seen:
-            continue
-        seen.add(current)
-        found.append(current)
-        if isinstance(current, CoroutineTask):
-            waiting = current._waiting_on
-            todo.extend(() if waiting is None else (waiting,))
-        elif isinstance(current, GatherTask):
-            todo.extend(current._children or ())
-        elif isinstance(current, TimeoutTask) and current._child is not None:
-            todo.append(current._child)
-    for inner in reversed(found):
-        if isinstance(inner, CoroutineTask):
-            inner._cancel_now()
-        else:
-            inner.cancel()
-    return found
-
-
-def _destroyed(ref: weakref.ref[_Owner], *_args: object) -> None:
-    """Tell the _Owner, if it is still there, that its owner is being destroyed. The owner's thread."""
+def _destroyed(ref: weakref.ref[_Lifetime], *_args: object) -> None:
+    """Tell the _Lifetime, if it is still there, that its owner is being destroyed. The owner's thread."""
     state = ref()
     if state is not None:
         state._on_destroyed()
 
 
-def _owner_of(owner: QObject) -> _Owner:
-    existing = _OWNERS.get(owner)
+def _lifetime_of(owner: QObject) -> _Lifetime:
+    existing = _LIFETIMES.get(owner)
     if existing is None:
-        existing = _OWNERS.add(owner, _Owner(owner))
+        existing = _LIFETIMES.add(owner, _Lifetime(owner))
     return existing
 
 
-class _Line:
-    """The pending calls of one slot function on one owner, and the end of its queue."""
+class _CallQueue:
+    """The calls of one slot function on one owner: those pending, and the end of the queue.
 
-    __slots__ = ("calls", "tail")
+    For the reentry policies: "restart" and "ignore" look at the pending calls,
+    "queue" makes each call wait for `last`.
+    """
+
+    __slots__ = ("calls", "last")
 
     def __init__(self) -> None:
         # Oldest first; a finished call leaves through its watcher.
         self.calls: dict[CoroutineTask[Any], None] = {}
         # reentry="queue": finishes when every call so far has ended.
-        self.tail: Task[None] | None = None
+        self.last: Task[None] | None = None
 
     def add(self, task: CoroutineTask[Any], *, queued: bool) -> None:
         self.calls[task] = None
-        _watch(task, lambda done: self.calls.pop(task, None))
+        task._on_done(lambda done: self.calls.pop(task, None))
         if queued:
             # Why a chain, not a watch on every earlier call: each call then
             # costs O(1), and a call cancelled while it waits its turn still
             # holds back the ones after it until the calls before it end.
-            earlier = self.tail
-            self.tail = _AllDone([task] if earlier is None else [earlier, task])
+            earlier = self.last
+            self.last = _AllDone([task] if earlier is None else [earlier, task])
 
     def running(self) -> list[CoroutineTask[Any]]:
         return [task for task in self.calls if task._state is PENDING]
 
-    def turn(self) -> Task[None] | None:
+    def wait_for_earlier(self) -> Task[None] | None:
         """What a queued call waits for: the end of the calls before it, if any still runs.
 
         Each call gets its own: cancelling a waiting call cancels what it
-        waits on, and that must not end the line for the calls after it.
+        waits on, and that must not end the queue for the calls after it.
         """
-        tail = self.tail
-        return _AllDone([tail]) if tail is not None and tail._state is PENDING else None
+        last = self.last
+        return _AllDone([last]) if last is not None and last._state is PENDING else None
 
 
 class _AllDone(Task[None]):
@@ -293,7 +254,7 @@ class _AllDone(Task[None]):
         for task in tasks:
             if task._state is PENDING:
                 self._remaining += 1
-                _watch(task, self._one_done)
+                task._on_done(self._one_done)
         if not self._remaining:
             self._finish(FINISHED)
 
@@ -307,12 +268,12 @@ class _AllDone(Task[None]):
 
 
 def _run_owned(
-    start: Callable[[], AnyCoroutine[T]], owner: _Owner | None, turn: Task[None] | None
+    start: Callable[[], AnyCoroutine[T]], lifetime: _Lifetime | None, earlier: Task[None] | None
 ) -> Generator[Any, Any, T]:
-    """Wait for `turn`, then drive the slot's body, refusing to resume it once the owner is gone."""
-    if turn is not None:
-        yield turn
-    if owner is not None and owner.gone:
+    """Wait for the `earlier` calls, then drive the body, refusing to resume it once the owner is gone."""
+    if earlier is not None:
+        yield earlier
+    if lifetime is not None and lifetime.gone:
         msg = "the slot's owner was deleted before the call started"
         raise CancelledError(msg)
     body = start()
@@ -325,7 +286,7 @@ def _run_owned(
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         except RuntimeError as error:
-            if owner is not None and owner.gone and _owner_gone_error(error):
+            if lifetime is not None and lifetime.gone and _owner_gone_error(error):
                 if exc is not None and error.__context__ is exc and not isinstance(exc, CancelledError):
                     # Why: the finally block was unwinding from a failure of
                     # what the slot awaited; that failure is the user's own
@@ -337,7 +298,7 @@ def _run_owned(
                 raise CancelledError(msg) from error
             raise
         value = exc = None
-        if owner is not None and owner.gone and immediate < 8:
+        if lifetime is not None and lifetime.gone and immediate < 8:
             # The owner went while the body ran (it deleted itself, say):
             # cancel at this suspension instead of waiting. A body that keeps
             # catching it waits normally after a few rounds, rather than
@@ -357,7 +318,7 @@ def _run_owned(
         except BaseException as thrown:  # noqa: BLE001 - handed on to the body
             exc = thrown
         else:
-            if owner is not None and owner.gone:
+            if lifetime is not None and lifetime.gone:
                 exc = CancelledError("the slot's owner was deleted")
                 value = None
 
@@ -397,21 +358,21 @@ def _is_owner(defining: tuple[str, str], first: object) -> bool:
     return any(klass.__qualname__ == name and klass.__module__ == module for klass in cls.__mro__)
 
 
-def _instance_line(lines: _ByIdentity[_Line], instance: object, shared: _Line) -> _Line:
-    """The line of calls on `instance`; `shared` for an object that cannot be weakly referenced."""
-    line = lines.get(instance)
-    if line is None:
+def _instance_queue(queues: _ByIdentity[_CallQueue], instance: object, shared: _CallQueue) -> _CallQueue:
+    """The call queue of `instance`; `shared` for an object that cannot be weakly referenced."""
+    queue = queues.get(instance)
+    if queue is None:
         try:
-            line = lines.add(instance, _Line())
+            queue = queues.add(instance, _CallQueue())
         except TypeError:
             return shared
-    return line
+    return queue
 
 
 def _refused(exc: BaseException) -> CoroutineTask[Any]:
     """Report `exc` now and return a handle failed with it. Any thread: no coroutine starts."""
     task: Task[Any] = Task()
-    task._consumed = True  # reported here, once
+    task._consume()  # reported here, once
     task._finish(FAILED, exc=exc)
     report(exc)
     # Not a CoroutineTask, which only the GUI thread may make; it has no more public API.
@@ -429,14 +390,14 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
     keep = _trim_count(fn)
     defining = _defining_class(fn)
     # The calls of a plain function, and of methods of objects that cannot be weakly keyed.
-    unowned = _Line()
+    unowned = _CallQueue()
     # The calls of a method of an object that is not a QObject, per object.
-    by_instance: _ByIdentity[_Line] = _ByIdentity()
+    by_instance: _ByIdentity[_CallQueue] = _ByIdentity()
     key = object()
 
     @functools.wraps(fn)
     def start(*args: Any, **kwargs: Any) -> CoroutineTask[T]:
-        if not _scheduler.on_gui_thread():
+        if not _runtime.on_gui_thread():
             msg = (
                 f"qtasks slot {name} was called off the GUI thread; slots run on the GUI "
                 "thread: connect the signal with a queued connection, to an object that lives "
@@ -451,35 +412,35 @@ def _make_slot(fn: Callable[..., AnyCoroutine[T]], reentry: str) -> Callable[...
         if keep is not None and len(args) > keep:
             args = args[:keep]
         method = defining is not None and bool(args) and _is_owner(defining, args[0])
-        owner = _owner_of(args[0]) if method and isinstance(args[0], QObject) else None
-        if owner is not None:
-            line = owner.lines.setdefault(key, _Line())
+        lifetime = _lifetime_of(args[0]) if method and isinstance(args[0], QObject) else None
+        if lifetime is not None:
+            queue = lifetime.queues.setdefault(key, _CallQueue())
         elif method:
-            line = _instance_line(by_instance, args[0], unowned)
+            queue = _instance_queue(by_instance, args[0], unowned)
         else:
-            line = unowned
+            queue = unowned
         turn: Task[None] | None = None
         if reentry == "queue":
-            turn = line.turn()
+            turn = queue.wait_for_earlier()
         elif reentry != "concurrent":
-            running = line.running()
+            running = queue.running()
             if reentry == "ignore":
                 # Why not a call with a cancel on its way: its cancel() said
                 # True, and handing it back would drop the new call for nothing.
-                live = [task for task in running if not task._must_cancel]
+                live = [task for task in running if not task._cancelling()]
                 if live:
                     return live[-1]
             else:
                 for task in running:  # reentry == "restart"
-                    _cancel_now(task)
-        body = _run_owned(functools.partial(fn, *args, **kwargs), owner, turn)
+                    cancel_walk(task, now=True)
+        body = _run_owned(functools.partial(fn, *args, **kwargs), lifetime, turn)
         task = CoroutineTask(body, name, start=False)
         # Why before the first step: the body may re-enter this slot (a signal
         # it emits) or delete the owner before it first suspends, and the
         # reentry policy and the owner must see this call as running.
-        line.add(task, queued=reentry == "queue")
-        if owner is not None:
-            owner.track(task)
+        queue.add(task, queued=reentry == "queue")
+        if lifetime is not None:
+            lifetime.track(task)
         task._start()
         return task
 

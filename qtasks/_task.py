@@ -6,7 +6,10 @@ leaves the live registry, and schedules each done callback exactly once on the
 GUI thread (never synchronously inside the call that finished the task).
 
 All state changes happen on the GUI thread. Worker threads reach a task only
-through the bridge.
+through the bridge. `cancel_walk()` is the one traversal every cancellation
+takes, and `_failure_report` the one field that says when a failure nobody
+consumed is reported: see ARCHITECTURE.md, "Cancellation" and "Failure
+reporting".
 """
 
 from __future__ import annotations
@@ -14,16 +17,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Final, Generator, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Generic, Iterator, TypeVar
 
-from . import _scheduler
+from . import _runtime
 from ._bridge import report
 from ._errors import CancelledError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["CANCELLED", "FAILED", "FINISHED", "PENDING", "Task"]
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "NO_PROGRESS", "PENDING", "Task", "cancel_walk"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -33,7 +36,12 @@ FINISHED: Final = "finished"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 
-_NO_PROGRESS: Final = object()
+# Task._failure_report: when a failure nobody consumed goes to sys.excepthook.
+ON_COLLECT: Final = "on collect"  # when the handle is garbage collected, or at shutdown()
+ON_STEP: Final = "on step"  # also on the scheduler step after a coroutine failed
+NEVER: Final = "never"  # something consumed the outcome
+
+NO_PROGRESS: Final = object()
 # Guards Task._progress, which a worker writes and the GUI thread takes.
 _PROGRESS_LOCK: Final = threading.Lock()
 # How many handles deep a repr names what each one waits on. Why a limit: a
@@ -64,14 +72,26 @@ class Task(Generic[T]):
     """A handle on work that finishes later: a function on a pool, a coroutine, a fan-out.
 
     Methods are for the GUI thread. Yield or await a task from a qtasks
-    coroutine to get its result.
+    coroutine to get its result. `qtasks.Task()` made directly is a future
+    that you settle on the GUI thread with `set_result()` or
+    `set_exception()`, as `asyncio.Future`: a bridge from a callback API to
+    the coroutines awaiting it. The handles qtasks returns are settled by
+    their own work.
     """
+
+    # Whether set_result() and set_exception() may settle it: only a plain
+    # Task(); every subclass is settled by its own work.
+    _settable: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._settable = False
 
     __slots__ = (
         "__weakref__",
         "_callbacks",
-        "_consumed",
         "_exc",
+        "_failure_report",
         "_progress",
         "_progress_listeners",
         "_state",
@@ -85,15 +105,17 @@ class Task(Generic[T]):
         # Invariant: _callbacks is a list while PENDING and None once done.
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
-        self._progress: object = _NO_PROGRESS
-        # True once something took responsibility for the outcome: a waiter,
-        # a done callback, result() or exception().
-        self._consumed = False
+        self._progress: object = NO_PROGRESS
+        # When a failure nobody consumed is reported (see ARCHITECTURE.md,
+        # "Failure reporting"): ON_COLLECT, ON_STEP (a coroutine's, until a
+        # combinator leaves it to the handle), or NEVER once something took
+        # the outcome: a waiter, a done callback, result() or exception().
+        self._failure_report: str = ON_COLLECT
         # Why first: a handle made before the QApplication exists could never
         # finish and would stay in running() forever. Raises RuntimeError.
-        if _scheduler.STATE.bridge is None:
-            _scheduler.bridge()
-        _scheduler.STATE.live[self] = None
+        if _runtime.STATE.bridge is None:
+            _runtime.bridge()
+        _runtime.STATE.live[self] = None
 
     # -- asking -----------------------------------------------------------
 
@@ -111,7 +133,7 @@ class Task(Generic[T]):
         Raises RuntimeError while the task is still pending.
         """
         self._require_done("result")
-        self._consumed = True
+        self._failure_report = NEVER
         if self._state is FAILED:
             assert self._exc is not None
             raise self._exc
@@ -126,7 +148,7 @@ class Task(Generic[T]):
         task is still pending.
         """
         self._require_done("exception")
-        self._consumed = True
+        self._failure_report = NEVER
         if self._state is CANCELLED:
             raise CancelledError
         return self._exc
@@ -142,12 +164,83 @@ class Task(Generic[T]):
 
     # -- acting -----------------------------------------------------------
 
-    def cancel(self) -> bool:
-        """Ask the task to stop; return False if it is already done.
+    def set_result(self, value: T) -> None:
+        """Finish the task with `value`: its waiters resume with it, its done callbacks run.
 
-        GUI thread; idempotent. The default ends the task at once.
+        GUI thread; for a `qtasks.Task()` you made. Raises RuntimeError off
+        the GUI thread, when the task is done already, and for a handle
+        qtasks made (its own work settles it).
+        """
+        self._require_settable("set_result")
+        self._finish(FINISHED, value)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Fail the task with `exc`: it is raised in its waiters, or reported if nobody consumes it.
+
+        GUI thread; for a `qtasks.Task()` you made. Raises TypeError unless
+        `exc` is an exception instance (for a cancellation, call `cancel()`),
+        and RuntimeError as `set_result()` does.
+        """
+        if not isinstance(exc, BaseException) or isinstance(exc, CancelledError):
+            msg = (
+                f"set_exception() needs an exception instance, got {exc!r}: "
+                "e.g. task.set_exception(OSError('gone')); to cancel the task, call task.cancel()"
+            )
+            raise TypeError(msg)
+        self._require_settable("set_exception")
+        self._finish(FAILED, exc=exc)
+
+    def _require_settable(self, what: str) -> None:
+        if not self._settable:
+            msg = (
+                f"{what}() cannot settle {self!r}: its own work settles it; "
+                "only a qtasks.Task() you create yourself takes set_result() and set_exception()"
+            )
+            raise RuntimeError(msg)
+        if not _runtime.on_gui_thread():
+            msg = (
+                f"{what}() was called off the GUI thread on {self!r}: a task is settled on the "
+                "GUI thread; hand the outcome over with a queued signal, or run the work with "
+                "qtasks.run() and await that"
+            )
+            raise RuntimeError(msg)
+        if self._state is not PENDING:
+            msg = f"{what}() on {self!r}: the task is done already; a task is settled once"
+            raise RuntimeError(msg)
+
+    def cancel(self) -> bool:
+        """Ask the task to stop, and what it waits on; return False if it is already done.
+
+        GUI thread; idempotent. See `cancel_walk()` for the order.
+        """
+        if self._state is not PENDING:
+            return False
+        cancel_walk(self, now=False)
+        return True
+
+    # -- cancelling (GUI thread): the hooks cancel_walk() calls ------------
+
+    def _awaits(self) -> tuple[Task[Any], ...]:
+        """Return the tasks this one waits on, which cancelling it cancels too."""
+        return ()
+
+    def _abort(self) -> bool:
+        """Stop this task's own part of the work, on the way down a cancellation.
+
+        Returns False to stop the walk here: the task is done, or a
+        cancellation is already on its way to it. The default ends the task
+        cancelled at once.
         """
         return self._finish(CANCELLED)
+
+    def _aborted(self, now: bool) -> None:
+        """Finish cancelling, once what the task waits on is cancelled (on the way up).
+
+        With `now` (a deleted owner), nothing was aborted on the way down: the
+        default cancels the task now, as `cancel()` does.
+        """
+        if now:
+            self.cancel()
 
     def add_done_callback(self, fn: Callable[[Self], object]) -> None:
         """Call `fn(task)` once on the GUI thread when the task is done.
@@ -161,11 +254,10 @@ class Task(Generic[T]):
                 "function itself, e.g. task.add_done_callback(on_done), not on_done()"
             )
             raise TypeError(msg)
-        self._consumed = True
-        self._unconsumed_discard()
+        self._consume()
         callbacks = self._callbacks
         if callbacks is None:
-            _scheduler.call_soon(functools.partial(fn, self))
+            _runtime.call_soon(functools.partial(fn, self))
         else:
             callbacks.append(fn)  # type: ignore[arg-type]
 
@@ -196,31 +288,23 @@ class Task(Generic[T]):
 
     # -- internals (GUI thread) -------------------------------------------
 
-    def _add_waiter(self, fn: Callable[[Task[T]], object]) -> None:
-        """Register a coroutine's wake-up; the task must be pending.
-
-        Registering does not consume the outcome: the waiter takes it when it
-        wakes (`_outcome()`). Why: a waiter cancelled first stops listening,
-        and a failure that then reaches nobody must still be reported.
-        """
-        assert self._callbacks is not None
-        self._callbacks.append(fn)
-
-    def _add_watcher(self, fn: Callable[[Task[T]], object]) -> None:
+    def _on_done(self, fn: Callable[[Task[T]], object]) -> None:
         """Call `fn(task)` once on the GUI thread when the task is done, without consuming it.
 
-        For combinators, which consume a child's outcome only if they still
-        want it when it arrives (see `_consume()`).
+        For a coroutine's wake-up and for combinators, which take the outcome
+        (`_outcome()`, `_consume()`) only if they still want it when it
+        arrives. Why: a waiter cancelled first stops listening, and a failure
+        that then reaches nobody must still be reported.
         """
         callbacks = self._callbacks
         if callbacks is None:
-            _scheduler.call_soon(functools.partial(fn, self))
+            _runtime.call_soon(functools.partial(fn, self))
         else:
             callbacks.append(fn)
 
     def _consume(self) -> None:
         """Take responsibility for the outcome: a failure is no longer reported."""
-        self._consumed = True
+        self._failure_report = NEVER
         self._unconsumed_discard()
 
     def _leave_to_handle(self) -> None:
@@ -230,12 +314,13 @@ class Task(Generic[T]):
         returns handles, and a gather that reads it only if it is still
         running then. A failure nobody consumes is reported when the handle
         is garbage collected or at shutdown(), not on a coroutine's next step.
-        The default reports no sooner than that anyway.
         """
+        if self._failure_report is ON_STEP:
+            self._failure_report = ON_COLLECT
 
     def _outcome(self) -> tuple[Any, BaseException | None]:
         """Return (value, exception) to send or throw into a waiter; marks it consumed."""
-        self._consumed = True
+        self._failure_report = NEVER
         state = self._state
         if state is FINISHED:
             return self._value, None
@@ -251,21 +336,22 @@ class Task(Generic[T]):
         self._state = state
         self._value = value
         self._exc = exc
-        _scheduler.STATE.live.pop(self, None)
+        _runtime.STATE.live.pop(self, None)
         callbacks = self._callbacks
         self._callbacks = None
-        if self._progress is not _NO_PROGRESS:
+        if self._progress is not NO_PROGRESS:
             # The last value reported is delivered before the done callbacks.
-            _scheduler.call_soon(self._deliver_progress)
+            _runtime.call_soon(self._deliver_progress)
         if callbacks:
-            post = _scheduler.bridge().post
+            post = _runtime.bridge().post
             for fn in callbacks:
                 post(functools.partial(fn, self))
         if state is CANCELLED:
             self._progress_listeners = None
-        if state is FAILED and not self._consumed:
-            _scheduler.STATE.unconsumed.add(self)
-            self._on_unconsumed_failure()
+        if state is FAILED and self._failure_report is not NEVER:
+            _runtime.STATE.unconsumed.add(self)
+            if self._failure_report is ON_STEP:
+                _runtime.call_soon(self._report_on_step)
         self._released()
         return True
 
@@ -284,16 +370,14 @@ class Task(Generic[T]):
     def _released(self) -> None:
         """Drop what only a pending task needs. Subclasses extend it."""
 
-    def _on_unconsumed_failure(self) -> None:
-        """React to failing with nobody consuming the outcome yet.
-
-        The default waits: the failure is reported when the handle is garbage
-        collected or at shutdown(), unless something consumes it first.
-        """
+    def _report_on_step(self) -> None:
+        """Report a coroutine's failure on the step after it failed, unless consumed or left by then."""
+        if self._failure_report is ON_STEP:
+            self._report_unconsumed()
 
     def _unconsumed_discard(self) -> None:
         if self._state is FAILED:
-            _scheduler.STATE.unconsumed.discard(self)
+            _runtime.STATE.unconsumed.discard(self)
 
     def _report_unconsumed(self, *, later: bool = False) -> None:
         """Report the failure to sys.excepthook unless something consumed it.
@@ -301,14 +385,14 @@ class Task(Generic[T]):
         With `later`, the report is posted to run on the GUI thread after what
         is queued (any thread).
         """
-        if self._state is FAILED and not self._consumed:
-            self._consumed = True
-            _scheduler.STATE.unconsumed.discard(self)
+        if self._state is FAILED and self._failure_report is not NEVER:
+            self._failure_report = NEVER
+            _runtime.STATE.unconsumed.discard(self)
             exc = self._exc
             assert exc is not None
             with contextlib.suppress(Exception):  # a note is a courtesy
                 exc.add_note(f"(qtasks: nothing consumed the outcome of {self!r})")
-            bridge = _scheduler.STATE.bridge
+            bridge = _runtime.STATE.bridge
             if later and bridge is not None:
                 try:
                     bridge.post(functools.partial(report, exc))
@@ -321,8 +405,8 @@ class Task(Generic[T]):
         """Hand the newest progress value to the listeners. GUI thread."""
         with _PROGRESS_LOCK:
             value = self._progress
-            self._progress = _NO_PROGRESS
-        if value is _NO_PROGRESS or self._state is CANCELLED:
+            self._progress = NO_PROGRESS
+        if value is NO_PROGRESS or self._state is CANCELLED:
             return
         listeners = self._progress_listeners
         if listeners:
@@ -335,21 +419,21 @@ class Task(Generic[T]):
     def _set_progress(self, value: object) -> None:
         """Record a progress value and make sure one delivery is queued. Any thread."""
         with _PROGRESS_LOCK:
-            first = self._progress is _NO_PROGRESS
+            first = self._progress is NO_PROGRESS
             self._progress = value
         if first:
-            _scheduler.call_soon(self._deliver_progress)
+            _runtime.call_soon(self._deliver_progress)
 
     def __del__(self) -> None:
         # Why getattr: a subclass's __init__ may raise before Task.__init__
         # ran (a coroutine started off the GUI thread), leaving no state.
-        if getattr(self, "_state", None) is FAILED and not self._consumed:
+        if getattr(self, "_state", None) is FAILED and self._failure_report is not NEVER:
             # Why later: the collector runs wherever an allocation triggers
             # it, a worker thread too, and a user's sys.excepthook (a message
             # box) belongs on the GUI thread, outside the delivery of a
             # completion: a hook's nested event loop there would get no
             # wake-ups for what the GUI thread posts.
-            state = _scheduler.STATE
+            state = _runtime.STATE
             bridge = state.bridge
             later = state.gui_ident not in (None, threading.get_ident()) or (
                 bridge is not None and bridge.in_delivery()
@@ -383,3 +467,53 @@ class Task(Generic[T]):
                 finally:
                     _REPR.depth = depth
         return f"<{head} {state}{waiting}>"
+
+
+def cancel_walk(root: Task[Any], *, now: bool) -> list[Task[Any]]:
+    """Cancel `root` and, transitively, what it waits on; return the tasks reached.
+
+    GUI thread. The one traversal behind `cancel()`, a deleted owner and
+    `shutdown()`. It follows `_awaits()` depth first, in argument order, with
+    its own stack: a chain of coroutines awaiting each other can be deeper
+    than the recursion limit. Each pending task is visited once.
+
+    Without `now` (`cancel()`), each task calls its `_abort()` on the way down
+    (a coroutine forgets what it waits on, so that the late wake-up of a
+    cancelled child is a no-op; a combinator ends), and `_aborted(False)` on
+    the way up: a coroutine then queues its `CancelledError` for the next
+    step, innermost first. With `now` (an owner about to disappear), the walk
+    only collects on the way down, and on the way up each coroutine takes its
+    `CancelledError` at once, so every `finally` block runs before this returns.
+    """
+    seen: set[Task[Any]] = set()
+    reached: list[Task[Any]] = []
+
+    def enter(task: Task[Any]) -> Iterator[Task[Any]] | None:
+        """Visit `task` on the way down; return what to walk below it, or None if nothing."""
+        if task._state is not PENDING or task in seen:
+            return None
+        seen.add(task)
+        below = task._awaits()  # read first: _abort() lets go of it
+        if not now and not task._abort():
+            return None
+        reached.append(task)
+        if not below:
+            task._aborted(now)  # nothing below: the way up starts here
+            return None
+        return iter(below)
+
+    first = enter(root)
+    if first is None:
+        return reached
+    stack: list[tuple[Task[Any], Iterator[Task[Any]]]] = [(root, first)]
+    while stack:
+        task, below = stack[-1]
+        for child in below:
+            deeper = enter(child)
+            if deeper is not None:
+                stack.append((child, deeper))
+                break
+        else:
+            stack.pop()
+            task._aborted(now)
+    return reached

@@ -17,6 +17,10 @@ test reads as a script of events, with no event-loop spinning and no waiting:
 
 `drive(pool, data)` lets hypothesis choose the completion order and the
 outcome of every task, so one property covers every interleaving.
+
+A ManualPool declares its own `ChunkRules` for `qtasks.map` (see
+ARCHITECTURE.md, "The worker side and the pools"); nothing in qtasks asks
+whether it runs under it.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Iterator, Type
 import attrs
 from typing_extensions import ParamSpec
 
-from . import _scheduler
-from ._pool import DROPPED, QUEUED, RAN, RUNNING, ThreadTask, set_default_pool
+from . import _runtime
+from ._map import ChunkRules, MapTask, RunLanes, start_map
+from ._pool import ThreadTask, set_default_pool
 from ._task import PENDING, Task, require_callable
+from ._worker import DROPPED, QUEUED, RAN, RUNNING
 
 if TYPE_CHECKING:
     from hypothesis.strategies import DataObject
@@ -45,6 +51,7 @@ FAIL: Final = "fail"
 CANCEL: Final = "cancel"
 
 _NO_RESULT: Final = object()
+_MANUAL_CHUNKS: Final = ChunkRules(max_items=1, may_split=False, paced=False)
 
 
 class ManualPool:
@@ -59,17 +66,14 @@ class ManualPool:
     All methods are for the GUI thread.
     """
 
-    # qtasks.map gives each item its own task here, so that a test can
-    # complete, fail or cancel the items one by one.
-    _one_item_per_map_task: Final = True
-
     def __init__(self) -> None:
-        # ThreadTask.cancel() takes this lock; here only the GUI thread does.
+        # Guards the tasks' phases, as a Pool's lock does (_worker.take_back_or_flag
+        # takes it); here only the GUI thread does.
         self._lock = threading.Lock()
         # An ordered set. Invariant: holds every task submitted and not yet completed, failed
         # or cancelled, plus cancelled ones not yet pruned (phase DROPPED).
         self._queue: dict[ThreadTask[Any], None] = {}
-        _scheduler.STATE.executors.add(self)
+        _runtime.STATE.executors.add(self)
 
     @property
     def max_threads(self) -> int:
@@ -89,10 +93,25 @@ class ManualPool:
         Raises TypeError if `fn` is not callable.
         """
         require_callable(fn, "qtasks.run(load, path)")
-        _scheduler.bridge()
+        _runtime.bridge()
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
         self._queue[task] = None
         return task
+
+    @property
+    def chunk_rules(self) -> ChunkRules:
+        """How a map groups its items here: one item per task, never split, all submitted at once.
+
+        So a test can complete, fail or cancel the items one by one.
+        """
+        return _MANUAL_CHUNKS
+
+    def map(self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None) -> MapTask:
+        """Start `qtasks.map` on this pool: each item becomes a task in `pending`.
+
+        Raises as `qtasks.map` does for bad arguments.
+        """
+        return start_map(RunLanes(self.run, self.max_threads, self.chunk_rules), fn, iterable, window)
 
     def complete(self, task: Task[Any], result: object = _NO_RESULT) -> None:
         """Run the task's real function now, or finish it with `result` if given.
@@ -108,7 +127,7 @@ class ManualPool:
                 item._phase = RUNNING
             item._execute_in_worker()
         else:
-            item._w_value = result
+            item._keep_outcome(result, None)
         self._deliver(item)
 
     def fail(self, task: Task[Any], exc: BaseException) -> None:
@@ -125,7 +144,7 @@ class ManualPool:
             )
             raise TypeError(msg)
         item = self._claim(task, "fail")
-        item._w_exc = exc
+        item._keep_outcome(None, exc)
         self._deliver(item)
 
     def run_all(self) -> list[ThreadTask[Any]]:
@@ -163,7 +182,7 @@ class ManualPool:
         with self._lock:
             item._phase = RAN
         item._deliver()
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
 
     # -- what qtasks.shutdown() needs from a pool ---------------------------
 
@@ -199,7 +218,7 @@ def manual_pool() -> Iterator[ManualPool]:
         set_default_pool(previous)
         for task in pool.pending:
             task.cancel()
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
 
 
 @attrs.frozen
@@ -255,7 +274,7 @@ def drive(
             pool.fail(task, error(task))
         else:
             task.cancel()
-            _scheduler.bridge().run_pending()
+            _runtime.bridge().run_pending()
     msg = (
         f"drive(): {pool!r} still had pending tasks after {max_steps} steps; "
         "the code under test keeps submitting work"

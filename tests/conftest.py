@@ -15,7 +15,7 @@ from PyQt5.QtCore import QThreadPool, QTimer
 from PyQt5.QtWidgets import QApplication
 
 import qtasks
-from qtasks import _pool, _scheduler
+from qtasks import _pool, _runtime
 
 # Every test must pass with 1, 2 and 8 threads: CI runs the suite once per value.
 THREADS = int(os.environ.get("QTASKS_TEST_THREADS", "2"))
@@ -39,10 +39,10 @@ def _qtasks_clean(qapp: QApplication) -> Iterator[None]:
     # and run_pending() delivers their completions here, within this test.
     still_running = qtasks.shutdown(timeout=10)
     timers: list[QTimer] = []
-    if _scheduler.STATE.bridge is not None:
-        _scheduler.STATE.bridge.run_pending()
+    if _runtime.STATE.bridge is not None:
+        _runtime.STATE.bridge.run_pending()
         # qtasks parents its QTimers to the bridge while they run, and lets go when they stop.
-        timers = _scheduler.STATE.bridge.findChildren(QTimer)
+        timers = _runtime.STATE.bridge.findChildren(QTimer)
         for timer in timers:  # so the next test starts clean
             timer.stop()
             timer.setParent(None)

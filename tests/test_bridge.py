@@ -7,7 +7,7 @@ from typing import Any
 from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _runtime
 
 
 def double(x: int) -> int:
@@ -16,7 +16,7 @@ def double(x: int) -> int:
 
 def test_a_done_callback_of_a_delivery_rides_on_the_same_drain(qtbot: Any) -> None:
     """A finished task's done callback runs in the drain that delivered it, without a second wake-up."""
-    bridge = _scheduler.bridge()
+    bridge = _runtime.bridge()
     QCoreApplication.processEvents()  # no wake-up left over from earlier
     bridge.run_pending()
     wakes: list[None] = []
@@ -37,8 +37,8 @@ def test_a_nested_event_loop_in_a_callback_still_gets_posts_run(qtasks_run: Any)
 
     def callback(_task: object) -> None:
         loop = QEventLoop()
-        _scheduler.call_soon(lambda: log.append("posted"))
-        _scheduler.call_soon(loop.quit)
+        _runtime.call_soon(lambda: log.append("posted"))
+        _runtime.call_soon(loop.quit)
         loop.exec_()
         log.append("nested loop ended")
 
@@ -51,7 +51,7 @@ def test_a_nested_event_loop_in_a_callback_still_gets_posts_run(qtasks_run: Any)
 
 def test_work_queued_behind_a_nested_event_loop_runs_inside_it(qapp: Any) -> None:
     """A call that spins a nested event loop (a modal dialog) does not hold back what was queued after it."""
-    bridge = _scheduler.bridge()
+    bridge = _runtime.bridge()
     log: list[str] = []
     loop = QEventLoop()
 

@@ -14,7 +14,7 @@ import time
 from PyQt5.QtCore import QTimer
 
 import qtasks
-from qtasks import _pool, _scheduler
+from qtasks import _pool, _runtime
 from qtasks.testing import ManualPool
 
 
@@ -40,11 +40,11 @@ def test_after_that_the_real_pool_is_back(qapp):
 
 
 def test_leaves_a_timer(qapp):
-    QTimer(_scheduler.bridge()).start(10_000)  # as a qtasks timer that was never stopped
+    QTimer(_runtime.bridge()).start(10_000)  # as a qtasks timer that was never stopped
 
 
 def test_after_that_no_timer_is_left(qapp):
-    assert [] == _scheduler.bridge().findChildren(QTimer)
+    assert [] == _runtime.bridge().findChildren(QTimer)
 """
 
 

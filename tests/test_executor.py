@@ -279,10 +279,9 @@ def test_bad_input_is_named_with_the_fix(qapp: Any, process_pool: Any) -> None:
         qtasks.wrap(double)
 
 
-def test_a_dask_client_is_not_an_executor(qapp: Any, dask_client: Any) -> None:
-    """Passing the Dask client itself to run_in shows the two calls that work."""
-    with pytest.raises(TypeError, match=r"pass client.get_executor\(\), or use qtasks.wrap\(client.submit"):
-        qtasks.run_in(dask_client, double, 1)
+def test_run_in_a_dask_client(qtasks_run: Any, dask_client: Any) -> None:
+    """A Dask client itself runs the function, as client.submit() would."""
+    assert 8 == qtasks_run(qtasks.run_in(dask_client, double, 4), timeout=30)
 
 
 def test_wrap_a_dask_future(qtasks_run: Any, dask_client: Any) -> None:
@@ -354,7 +353,7 @@ def test_gather_1000_dask_futures_then_cancel_halfway(
 def test_dask_cancels_are_batched_onto_the_client_loop(
     qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
-    """Cancelling ten Dask tasks, wrapped or run in client.get_executor(), sends one cancel from its loop."""
+    """Cancelling ten Dask tasks, wrapped or run on the client, sends one cancel from its loop."""
     calls: list[tuple[int, int]] = []
     original = dask_client.cancel
 
@@ -368,8 +367,7 @@ def test_dask_cancels_are_batched_onto_the_client_loop(
         futures = [dask_client.submit(dask_item, 500 + i, pure=False) for i in range(10)]
         tasks = [qtasks.wrap(future) for future in futures]
     else:
-        executor = dask_client.get_executor(pure=False)
-        tasks = [qtasks.run_in(executor, dask_item, 700 + i) for i in range(10)]
+        tasks = [qtasks.run_in(dask_client, dask_item, 700 + i, pure=False) for i in range(10)]
     for task in tasks:
         assert task.cancel() is True
     assert [] == calls  # nothing waited on the GUI thread
@@ -378,6 +376,29 @@ def test_dask_cancels_are_batched_onto_the_client_loop(
     [(thread, count)] = calls
     assert 10 == count
     assert threading.get_ident() != thread
+
+
+def test_cancelling_dask_executor_work_never_waits_on_the_gui_thread(
+    qtbot: Any, dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling run_in(client.get_executor(), ...) tasks cancels their Dask work from another thread."""
+    calls: list[int] = []
+    original = dask_client.cancel
+
+    def spy(futures: list[Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.get_ident())
+        return original(futures, *args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "cancel", spy)
+    DASK_GATE.clear()
+    executor = dask_client.get_executor(pure=False)
+    tasks = [qtasks.run_in(executor, dask_item, 800 + i) for i in range(3)]
+    for task in tasks:
+        assert task.cancel() is True
+    qtbot.waitUntil(lambda: len(calls) == 3, timeout=10_000)
+    DASK_GATE.set()
+    assert threading.get_ident() not in calls
+    assert [True, True, True] == [task.cancelled() for task in tasks]
 
 
 def test_gather_1000_dask_futures_completes(qtasks_run: Any, dask_client: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _runtime
 from qtasks.testing import ManualPool
 
 # The stress profile (QTASKS_STRESS set) pushes ten times more through.
@@ -60,17 +60,17 @@ def object_count() -> int:
 def assert_no_leak(batch: Callable[[int], list[weakref.ref[Any]]]) -> None:
     """Run `batch(n)` small, then big: what it made is all dead, and gc counts are back."""
     batch(100)  # warm caches before the baseline
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     baseline = object_count()
     refs = batch(TASKS)
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     gc.collect()
     assert [] == [ref() for ref in refs if ref() is not None]
     del refs
     growth = object_count() - baseline
     print(f"\nleaks: {TASKS} tasks, object growth {growth} (bound {BOUND})")
     assert growth < BOUND
-    assert ([], 0, 0) == (qtasks.running(), len(_scheduler.STATE.unconsumed), _scheduler.bridge().pending())
+    assert ([], 0, 0) == (qtasks.running(), len(_runtime.STATE.unconsumed), _runtime.bridge().pending())
 
 
 @pytest.mark.stress

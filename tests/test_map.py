@@ -12,7 +12,7 @@ from PyQt5.QtCore import QRunnable, QThreadPool
 from support import Gate
 
 import qtasks
-from qtasks import _map, _pool, _scheduler
+from qtasks import _map, _pool, _runtime
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
 from qtasks.testing import manual_pool
@@ -220,7 +220,7 @@ def test_progress_reports_finished_and_total(qtasks_run: Any) -> None:
     task = qtasks.map(double, iter(range(500)), window=4)
     task.on_progress(values.append)
     qtasks_run(task)
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     assert (500, 500) == values[-1]
     assert all(total is None or total == 500 for _, total in values)
 
@@ -231,7 +231,7 @@ def test_last_progress_names_the_total_when_the_end_is_found_late(qtasks_run: An
     task = qtasks.map(double, iter(range(8)), window=1)
     task.on_progress(values.append)
     qtasks_run(task)
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     assert (8, 8) == values[-1]
 
 
@@ -368,7 +368,7 @@ def test_cancelling_a_manual_pool_task_of_a_map_cancels_the_map(qtasks_manual_po
     """A map whose pending work a test cancels ends cancelled instead of waiting forever."""
     task = qtasks.map(double, range(10))
     qtasks_manual_pool.pending[0].cancel()
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     assert task.cancelled()
     assert [] == qtasks_manual_pool.pending
 

@@ -14,7 +14,7 @@ from PyQt5.QtWidgets import QPushButton
 from support import Gate
 
 import qtasks
-from qtasks import _qt, _scheduler
+from qtasks import _qt, _runtime
 
 
 class Emitter(QObject):
@@ -23,7 +23,7 @@ class Emitter(QObject):
 
 def live_timers() -> list[QTimer]:
     """Return qtasks' timers that are still running."""
-    bridge = _scheduler.bridge()
+    bridge = _runtime.bridge()
     return [timer for timer in bridge.findChildren(QTimer) if timer.isActive()]
 
 

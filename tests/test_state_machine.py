@@ -33,7 +33,7 @@ from PyQt5 import sip
 from PyQt5.QtCore import QObject
 
 import qtasks
-from qtasks import _pool, _scheduler
+from qtasks import _pool, _runtime
 from qtasks.testing import ManualPool
 
 PENDING, FINISHED, FAILED, CANCELLED = "pending", "finished", "failed", "cancelled"
@@ -230,7 +230,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     def drain(self) -> None:
         """Run what the real scheduler queued, then what the model queued."""
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
         self.propagate()
 
     def pick(self, kind: str, index: int, *, pending: bool = False) -> Node | None:
@@ -415,7 +415,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         qtasks.shutdown(timeout=1)
-        _scheduler.bridge().run_pending()
+        _runtime.bridge().run_pending()
         _pool.set_default_pool(self.previous)
 
 

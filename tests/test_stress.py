@@ -26,7 +26,7 @@ import pytest
 from PyQt5.QtCore import QCoreApplication
 
 import qtasks
-from qtasks import _scheduler
+from qtasks import _runtime
 from qtasks.pytest_plugin import run_until_done
 
 SCHEDULES = int(os.environ.get("QTASKS_STRESS", "500"))
@@ -143,7 +143,7 @@ def run_schedule(
     # executor's late run cannot change the outcome counted below.)
     if isinstance(pool, qtasks.Pool):
         pool.qthreadpool.waitForDone()
-    _scheduler.bridge().run_pending()
+    _runtime.bridge().run_pending()
     tally.check(handles, -first_key if waiter is not None else None)
     tally.schedules += 1
     tally.tasks += len(handles)

@@ -1,9 +1,10 @@
-"""The scheduler's state: the bridge, the live handles, shutdown.
+"""The runtime's state: the bridge, the GUI thread, the live handles, shutdown.
 
 Everything here runs on the GUI thread unless a docstring says otherwise. The
-scheduler's deferred calls (done callbacks, coroutine steps) go through the
-same bridge deque as completions from workers, so they run in one FIFO order
-and never synchronously inside the call that caused them.
+deferred calls (done callbacks, coroutine steps) go through the same bridge
+deque as completions from workers, so they run in one FIFO order and never
+synchronously inside the call that caused them. The step itself lives in
+`_coroutine.py`; see ARCHITECTURE.md for how the pieces fit.
 """
 
 from __future__ import annotations
