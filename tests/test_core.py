@@ -11,7 +11,7 @@ import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QCoreApplication, QThread, QThreadPool
+from PyQt5.QtCore import QThread, QThreadPool
 from support import Gate, run_python
 
 import qtasks
