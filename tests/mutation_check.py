@@ -78,11 +78,11 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_pool.py",
-                "        with self._pool._lock:\n            if self._phase is QUEUED:\n",
+                "        return super().cancel()\n",
                 "        with self._pool._lock:\n"
                 "            if self._phase is RAN:\n"
                 "                return False\n"
-                "            if self._phase is QUEUED:\n",
+                "        return super().cancel()\n",
             ),
         ),
         ("tests/test_core.py",),
@@ -103,8 +103,7 @@ BREAKS: tuple[Break, ...] = (
         "keyword_arguments_dropped",
         "run, Pool.run, run_in and ManualPool pass keyword arguments to the function",
         (
-            ("qtasks/_pool.py", "self._w_value = fn(*args, **kwargs)", "self._w_value = fn(*args)"),
-            ("qtasks/_executor.py", "        return fn(*args, **kwargs)\n", "        return fn(*args)\n"),
+            ("qtasks/_worker.py", "        return fn(*args, **kwargs)\n", "        return fn(*args)\n"),
             (
                 "qtasks/_executor.py",
                 "future = executor.submit(fn, *args, **kwargs)",
@@ -119,9 +118,9 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_task.py",
-                "        if first:\n            _scheduler.call_soon(self._deliver_progress)\n",
+                "        if first:\n            _runtime.call_soon(self._deliver_progress)\n",
                 "        for fn in list(self._progress_listeners or ()):\n"
-                "            _scheduler.call_soon(functools.partial(fn, value))\n",
+                "            _runtime.call_soon(functools.partial(fn, value))\n",
             ),
         ),
         ("tests/test_core.py", "tests/test_qt.py"),
@@ -150,12 +149,11 @@ BREAKS: tuple[Break, ...] = (
         "queued_cancel_still_runs",
         "cancel() of a queued ThreadTask takes it from the pool: the function never runs",
         (
+            # Flag the queued task as if it were running, instead of taking it back.
             (
                 "qtasks/_pool.py",
-                "            if self._phase is QUEUED:\n"
-                "                self._phase = DROPPED\n"
-                "            else:\n",
-                "            if False:\n                self._phase = DROPPED\n            else:\n",
+                "        take_back_or_flag(self._pool._lock, (self,))\n",
+                "        self._cancel_requested = True\n",
             ),
             # Keep the function and its arguments for the worker that now runs it.
             ("qtasks/_pool.py", "        if not running:\n", "        if False:\n"),
@@ -181,8 +179,8 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_task.py",
-                "        if value is _NO_PROGRESS or self._state is CANCELLED:\n",
-                "        if value is _NO_PROGRESS or self._state is not PENDING:\n",
+                "        if value is NO_PROGRESS or self._state is CANCELLED:\n",
+                "        if value is NO_PROGRESS or self._state is not PENDING:\n",
             ),
         ),
         ("tests/test_qt.py", "tests/test_core.py"),
@@ -217,7 +215,7 @@ BREAKS: tuple[Break, ...] = (
         "shutdown() cancels every coroutine and task",
         (
             (
-                "qtasks/_scheduler.py",
+                "qtasks/_runtime.py",
                 "        for task in list(STATE.live):\n            task.cancel()\n",
                 "        for task in []:\n            task.cancel()\n",
             ),
@@ -237,7 +235,7 @@ BREAKS: tuple[Break, ...] = (
             (
                 "qtasks/_slot.py",
                 '                for task in running:  # reentry == "restart"\n'
-                "                    _cancel_now(task)\n",
+                "                    cancel_walk(task, now=True)\n",
                 '                for task in running:  # reentry == "restart"\n                    pass\n',
             ),
         ),
@@ -249,7 +247,7 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_slot.py",
-                '        if reentry == "queue":\n            turn = line.turn()\n',
+                '        if reentry == "queue":\n            turn = queue.wait_for_earlier()\n',
                 '        if reentry == "queue":\n            turn = None\n',
             ),
         ),
@@ -310,9 +308,8 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_combinators.py",
-                "        if not self._finish(CANCELLED):\n            return False\n"
-                "        _cancel_all(children)\n",
-                "        if not self._finish(CANCELLED):\n            return False\n",
+                "        return tuple(self._children or ())\n",
+                "        return ()\n",
             ),
         ),
         ("tests/test_core.py",),
@@ -339,8 +336,8 @@ BREAKS: tuple[Break, ...] = (
         "check_cancelled() raises CancelledError in a function whose task was cancelled",
         (
             (
-                "qtasks/_pool.py",
-                "    if task is not None and task._cancel_requested:\n        msg = ",
+                "qtasks/_worker.py",
+                "    if side is not None and side._cancel_requested:\n        msg = ",
                 "    if False:\n        msg = ",
             ),
         ),
