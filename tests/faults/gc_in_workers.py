@@ -157,7 +157,15 @@ lost = weakref.ref(lost_box[0])
 del lost_box
 
 generators_done = 2 * GENERATORS
-common.spin_until(lambda: len(ran) >= generators_done and failed.done() and lost().done())
+
+
+def lost_is_done():
+    """Tell whether the lost handle is done (a worker's collection may have freed it already)."""
+    task = lost()
+    return task is None or task.done()
+
+
+common.spin_until(lambda: len(ran) >= generators_done and failed.done() and lost_is_done())
 # The lost handle and every coroutine are garbage now, for all the user holds: let the workers collect.
 collections = [qtasks.run(churn) for _ in range(20)]
 common.spin_until(lambda: all(task.done() for task in collections) and lost() is None)
