@@ -5,13 +5,13 @@ callback is queued when its task ends and runs in FIFO order; a gather slot
 sees its child's outcome in that order, and the first failure cancels the other
 children in argument order; a cancelled coroutine cancels what it waits on,
 then takes its CancelledError on a later step (and may catch it to clean up,
-or to await once more). A slot coroutine takes it at once instead, when its
-owner is deleted (by `sip.delete`, `deleteLater` or deleting its parent), or
-when a call with reentry "restart" replaces it; reentry "ignore" hands back
-the running call. A wait() finishes when its condition holds over the
-children whose ends it has seen (through their callbacks, in FIFO order),
-returns the sets of those done and pending at that moment, and cancels
-nothing. A timeout that does not
+or to await once more, in an `except` clause or a `finally` block). A slot
+coroutine takes it at once instead, when its owner is deleted (by
+`sip.delete`, `deleteLater` or deleting its parent), or when a call with
+reentry "restart" replaces it; reentry "ignore" hands back the running call.
+A wait() finishes when its condition holds over the children whose ends it
+has seen (through their callbacks, in FIFO order), returns the sets of those
+done and pending at that moment, and cancels nothing. A timeout that does not
 expire passes its child's outcome on; a sleep that does not end and a
 wait_signal are leaves the machine cancels or (for the signal) emits. A map
 (on the real pool only: on a ManualPool its items are tasks of their own)
@@ -60,7 +60,7 @@ from qtasks import _pool, _scheduler
 from qtasks.testing import ManualPool
 
 PENDING, FINISHED, FAILED, CANCELLED = "pending", "finished", "failed", "cancelled"
-COROUTINE_KINDS = ("waiter", "cleaner", "failer", "twice")
+COROUTINE_KINDS = ("waiter", "cleaner", "failer", "twice", "finally")
 POLICIES = ("concurrent", "restart", "ignore")
 
 EXAMPLES = int(os.environ.get("QTASKS_STATEFUL_EXAMPLES", "200"))
@@ -131,6 +131,7 @@ def comparable(value: Any) -> Any:
     return value
 
 
+# The threads that done callbacks, progress listeners and coroutine bodies ran on.
 THREADS: set[int | None] = set()
 
 
@@ -187,10 +188,23 @@ def twice_body(first: qtasks.Task[Any], second: qtasks.Task[Any], number: int) -
     return ("ok-then", value, (yield second))
 
 
+def finally_body(first: qtasks.Task[Any], second: qtasks.Task[Any], number: int) -> Any:
+    """Await `first`, then `second` in a `finally` block, whatever `first` gave."""
+    on_thread()
+    try:
+        value = yield first
+    finally:
+        on_thread()
+        yield second
+    return ("ok", value)
+
+
 @qtasks.coroutine
 def start_coroutine(body: str, first: qtasks.Task[Any], second: qtasks.Task[Any], number: int) -> Any:
     if body == "twice":
         return (yield from twice_body(first, second, number))
+    if body == "finally":
+        return (yield from finally_body(first, second, number))
     return (yield from BODIES[body](first, number).__await__())
 
 
@@ -295,6 +309,22 @@ class SchedulerMachine(RuleBasedStateMachine):
         """Run the coroutine's body from its suspension with `outcome`, to its next suspension or its end."""
         how, value = outcome
         node.cancelling = False
+        if node.body == "finally" and node.stage == 0:
+            node.stage = 1
+            node.tag = outcome
+            self.await_(node, node.children[1])
+            return
+        if node.body == "finally":
+            first_how, first_value = node.tag
+            if how == "ok" and first_how == "ok":
+                self.settle(node, FINISHED, ("ok", first_value))
+            elif how == "err":
+                self.settle(node, FAILED, exc=value)
+            elif how == "ok" and first_how == "err":
+                self.settle(node, FAILED, exc=first_value)
+            else:
+                self.settle(node, CANCELLED)
+            return
         if node.body == "twice" and node.stage == 0:
             node.stage = 1
             tags = {"ok": ("ok-then", value), "err": ("err-then", value), "cancel": ("cancelled-then",)}
