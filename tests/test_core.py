@@ -489,7 +489,9 @@ def test_run_rejects_a_non_callable(qapp: Any) -> None:
         qtasks.run(3)  # type: ignore[call-overload]
 
 
-def test_unawaited_failing_coroutine_goes_to_excepthook(qtasks_run: Any, monkeypatch: Any, qtbot: Any) -> None:
+def test_unawaited_failing_coroutine_goes_to_excepthook(
+    qtasks_run: Any, monkeypatch: Any, qtbot: Any
+) -> None:
     """A coroutine failure that nobody consumes reaches sys.excepthook, once."""
     seen: list[BaseException] = []
     monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
@@ -530,7 +532,7 @@ def test_consumed_failure_is_not_reported(qtasks_run: Any, monkeypatch: Any) -> 
     assert [] == seen
 
 
-def test_unconsumed_thread_task_failure_reported_when_collected(qtasks_run: Any, monkeypatch: Any, qtbot: Any) -> None:
+def test_unconsumed_thread_task_failure_reported_when_collected(monkeypatch: Any, qtbot: Any) -> None:
     """A failed handle nobody looks at is reported when it is garbage-collected."""
     seen: list[BaseException] = []
     monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
