@@ -484,7 +484,7 @@ def bench(rows: Sequence[str], n: int, rounds: int) -> list[dict[str, Any]]:
             _settle()
     memory = measure_memory([(ROWS[name][0], _row_n(name, n)) for name in rows])
     records: list[dict[str, Any]] = []
-    for name, per_task in zip(rows, memory):
+    for name, per_task in zip(rows, memory, strict=True):
         row_n = _row_n(name, n)
         records.append(
             {
