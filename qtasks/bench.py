@@ -21,6 +21,8 @@ Rows:
   superqt      superqt.utils.create_worker per task (if installed)
   fairness     latency of one run() submitted during a map of 10**5 busy items,
                in item lengths (printed under the table)
+  quit         from app.quit() during a fan-out of 500 cooperative functions to
+               the end of the process, teardown included (printed under the table)
 
 Rounds are interleaved (every row once per round) so that drift in the
 machine's speed spreads over all rows alike.
@@ -35,6 +37,7 @@ import itertools
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -274,7 +277,7 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     "qt-async-threads": (start_qt_async_threads, 1, "qt_async_threads"),
     "superqt": (start_superqt, 1, "superqt"),
 }
-DEFAULT_ROWS: Final = (*ROWS, "fairness")
+DEFAULT_ROWS: Final = (*ROWS, "fairness", "quit")
 
 
 # -- measuring ------------------------------------------------------------------
@@ -422,6 +425,44 @@ def measure_fairness(item_s: float = 0.0002, items: int = 10**5) -> tuple[int, f
     return after - before, (started - submitted) / item_s
 
 
+# A program quitting while 500 functions that check their cancel flag every
+# millisecond are queued or running; it prints the wall-clock time of the quit.
+QUIT_FUNCTIONS: Final = 500
+_QUIT_PROGRAM: Final = f"""
+import sys, time
+from PyQt5.QtCore import QCoreApplication, QThreadPool, QTimer
+import qtasks
+app = QCoreApplication(sys.argv[:1])
+QThreadPool.globalInstance().setMaxThreadCount(int(sys.argv[1]))
+def cooperative(i):
+    while True:
+        qtasks.check_cancelled()
+        time.sleep(0.001)
+tasks = [qtasks.run(cooperative, i) for i in range({QUIT_FUNCTIONS})]
+def quit_now():
+    print(f"{{time.time():.6f}}", flush=True)
+    app.quit()
+QTimer.singleShot(100, quit_now)
+app.exec_()
+"""
+
+
+def measure_quit(threads: int) -> float:
+    """Return the seconds from app.quit() during a fan-out to the end of that process.
+
+    GUI thread (it waits for a child process). NaN if the child failed.
+    """
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    command = [sys.executable, "-c", _QUIT_PROGRAM, str(threads)]
+    proc = subprocess.run(  # noqa: S603 - this interpreter, running the program above
+        command, capture_output=True, text=True, env=env, timeout=ROW_TIMEOUT_S, check=False
+    )
+    ended = time.time()
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return float("nan")
+    return ended - float(proc.stdout.split()[0])
+
+
 def _row_n(name: str, n: int) -> int:
     factor = ROWS[name][1]
     return n * factor if factor > 0 else max(1, n // -factor)
@@ -443,7 +484,7 @@ def bench(rows: Sequence[str], n: int, rounds: int) -> list[dict[str, Any]]:
             _settle()
     memory = measure_memory([(ROWS[name][0], _row_n(name, n)) for name in rows])
     records: list[dict[str, Any]] = []
-    for name, per_task in zip(rows, memory):
+    for name, per_task in zip(rows, memory, strict=True):
         row_n = _row_n(name, n)
         records.append(
             {
@@ -501,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = QThreadPool.globalInstance().maxThreadCount()
     rows = []
     for name in wanted:
-        if name == "fairness":
+        if name in {"fairness", "quit"}:
             continue
         module = ROWS[name][2]
         if module is not None and _optional(module) is None:
@@ -525,6 +566,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"fairness: a run() submitted during a 10**5-item map of 0.2 ms items started after "
             f"{count} map items had started ({lengths:.1f} item lengths)"
+        )
+    if "quit" in wanted:
+        quits = [measure_quit(threads) for _ in range(args.rounds)]
+        print(
+            f"quit: app.quit() during a fan-out of {QUIT_FUNCTIONS} cooperative functions ended the "
+            f"process after {statistics.median(quits):.3f} s "
+            f"(median of {len(quits)}, worst {max(quits):.3f} s)"
         )
     qtasks.shutdown(timeout=10)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,3 +39,12 @@ def test_bench_refuses_a_thread_count_below_one(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit):
         bench.main(["--threads", "0"])
     assert "give a thread count >= 1" in capsys.readouterr().err
+
+
+def test_bench_reports_how_long_a_quit_during_a_fan_out_takes(
+    capsys: pytest.CaptureFixture[str], qapp: Any
+) -> None:
+    """The quit row prints the seconds from app.quit() to the end of a process busy with a fan-out."""
+    assert 0 == bench.main(["--rounds", "1", "--rows", "quit"])
+    out = capsys.readouterr().out
+    assert re.search(r"^quit: .* ended the process after \d+\.\d+ s \(median of 1, worst", out, re.M), out

@@ -75,11 +75,23 @@ def test_many_tiny_items_are_chunked_and_equal_the_builtin_map(qtasks_run: Any) 
     assert expected == qtasks_run(qtasks.map(double, range(100_000)), timeout=60)
 
 
-def test_tiny_items_run_in_chunks_of_more_than_one(qtasks_run: Any) -> None:
+def test_tiny_items_run_in_chunks_of_more_than_one(qtasks_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """After the first measurements, short items are grouped several per chunk."""
-    task = qtasks.map(double, range(100_000))
-    qtasks_run(task, timeout=60)
-    assert task._chunk_size > 1
+    # Why count the chunks, not read the last chunk size: the last chunk may
+    # hold a few items and be measured across a thread switch, which makes
+    # that one measurement slow.
+    pool = qtasks.Pool(max_threads=2)
+    sizes: list[int] = []
+    submit = pool._submit
+
+    def counting_submit(item: Any, key: object = None) -> None:
+        sizes.append(item._count)
+        submit(item, key)
+
+    monkeypatch.setattr(pool, "_submit", counting_submit)
+    assert list(map(double, range(100_000))) == qtasks_run(pool.map(double, range(100_000)), timeout=60)
+    assert len(sizes) < 100_000 // 4
+    assert [] == pool.shutdown(timeout=10)
 
 
 def test_map_awaited_from_a_coroutine(qtasks_run: Any) -> None:
@@ -187,7 +199,9 @@ def test_cancel_drops_queued_chunks_before_they_run(qtasks_run: Any) -> None:
     assert gates.entered.acquire(timeout=10)
     assert task.cancel()
     gates.open_all()
-    qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
+    # Why not a probe run() behind it: lanes take turns, so a probe may run
+    # before the map's chunks would have. An idle pool has run all it will.
+    assert pool.qthreadpool.waitForDone(10_000)
     assert [0] == gates.log
     assert not task.cancel()
 
@@ -210,7 +224,7 @@ def test_running_chunks_see_the_cancel_flag(qtasks_run: Any) -> None:
     assert entered.wait(10)
     task.cancel()
     gate.set()
-    qtasks_run(pool.run(double, 0))
+    assert pool.qthreadpool.waitForDone(10_000)  # and no later item of the map ran
     assert [True] == seen
 
 
@@ -239,7 +253,11 @@ def test_a_single_run_is_not_starved_by_a_big_map(qtasks_run: Any) -> None:
     """A run() from another coroutine starts after at most a few map items, not after the map."""
     pool = qtasks.Pool(max_threads=1)
     gates = Gates()
-    mapped = pool.map(gates, range(100_000))
+    # Why a window: hundreds of chunks wait ahead of the single run, each of
+    # one item (nothing is measured before the first item ends), so the count
+    # below depends on which chunk the pool takes next, not on how far the
+    # adaptive chunk size has grown by then.
+    mapped = pool.map(gates, range(100_000), window=1000)
     assert gates.entered.acquire(timeout=10)
 
     @qtasks.coroutine
@@ -247,9 +265,10 @@ def test_a_single_run_is_not_starved_by_a_big_map(qtasks_run: Any) -> None:
         return (yield pool.run(gates, "single"))
 
     single = other()
-    gates.open_all()
+    gates.permits.release(100)  # fewer than the map's items: it cannot end before it is cancelled
     assert "single" == qtasks_run(single, timeout=30)
     mapped.cancel()
+    gates.open_all()
     before = gates.log.index("single")
     assert before <= 4
 
@@ -326,7 +345,8 @@ def test_an_iterable_that_cancels_its_map_submits_nothing_more(qtasks_run: Any) 
     holder.append(task)
     with pytest.raises(qtasks.CancelledError):
         qtasks_run(task)
-    qtasks_run(pool.run(double, 0))  # one thread: everything before it has run
+    # Lanes take turns, so a probe run() could pass a chunk queued wrongly: wait for the pool to go idle.
+    assert pool.qthreadpool.waitForDone(10_000)
     assert 2 not in ran
 
 
@@ -346,9 +366,13 @@ def test_a_single_run_is_not_starved_by_a_big_gather(qtasks_run: Any) -> None:
     big = fan_out()
     assert gates.entered.acquire(timeout=10)
     single = other()
-    gates.open_all()
+    # Why not open_all(): the 10**4 trivial items could then all finish before
+    # big.cancel() below, and the gather end normally. With fewer permits than
+    # items it is still running when cancelled; a fair pool needs only three.
+    gates.permits.release(100)
     assert "single" == qtasks_run(single, timeout=30)
     big.cancel()
+    gates.open_all()
     # Cancelling 10**4 children takes more than one drain: wait for it here.
     with pytest.raises(qtasks.CancelledError):
         qtasks_run(big, timeout=30)

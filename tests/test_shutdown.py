@@ -14,17 +14,24 @@ from test_faults import run_script
 
 import qtasks
 
+# A loose bound: a stuck shutdown waits for 500 functions that never return
+# (the test's 60 s timeout); a slow machine takes well under this. The usual
+# figure, a fraction of a second, is `python -m qtasks.bench --rows quit`'s.
+QUIT_BOUND_S = 10.0
 
-def test_quit_during_a_fan_out_of_500_exits_within_2_seconds() -> None:
-    """app.quit() with 500 cooperative functions queued or running ends the process quickly and cleanly."""
+
+def test_quit_during_a_fan_out_of_500_ends_the_process_within_seconds() -> None:
+    """app.quit() with 500 cooperative functions queued or running ends the process promptly and cleanly."""
     proc = run_script("quit_during_fan_out")
     ended = time.time()
     assert 0 == proc.returncode, proc.stderr
     quit_line, took_line = proc.stdout.strip().splitlines()
-    assert re.fullmatch(r"quit took 0\.\d+ s|quit took 1\.\d+ s", took_line), proc.stdout
+    took = re.fullmatch(r"quit took (\d+\.\d+) s", took_line)
+    assert took is not None, proc.stdout
+    assert float(took.group(1)) < QUIT_BOUND_S, proc.stdout
     assert [] == [line for line in proc.stderr.splitlines() if not line.startswith("QStandardPaths:")]
     # From app.quit() to the end of the process, interpreter and Qt teardown included.
-    assert ended - float(quit_line.removeprefix("quit at ")) < 2.0, proc.stdout
+    assert ended - float(quit_line.removeprefix("quit at ")) < QUIT_BOUND_S, proc.stdout
 
 
 def test_shutdown_returns_after_the_timeout_naming_a_blocked_function(qapp: Any) -> None:

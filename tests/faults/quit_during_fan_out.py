@@ -3,10 +3,11 @@
 Coroutines await half of them; their finally blocks must run at the quit.
 
 aboutToQuit runs qtasks.shutdown(): queued work is dropped, running work sees
-its cancel flag, and the process must be gone well within 2 s of app.quit().
-It prints the wall-clock time of the quit, so that the test can measure up to
-the end of the process, interpreter and Qt teardown included. The global pool
-runs QTASKS_TEST_THREADS threads, like the rest of the suite.
+its cancel flag, and the process must end promptly after app.quit(). It prints
+the wall-clock time of the quit and how long the quit took, so that the test
+can bound both, up to the end of the process, interpreter and Qt teardown
+included. The global pool runs QTASKS_TEST_THREADS threads, like the rest of
+the suite.
 """
 
 import os
@@ -55,5 +56,4 @@ elapsed = time.monotonic() - quit_at[0]
 assert all(task.cancelled() for task in tasks + waiting)
 assert [50] * 5 == cleaned_up
 assert [] == qtasks.running()
-assert elapsed < 2.0, elapsed
 print(f"quit took {elapsed:.3f} s", flush=True)
