@@ -452,7 +452,7 @@ class Task(Generic[T]):
     def __repr__(self) -> str:
         state = self._state
         if state is FAILED and self._exc is not None:
-            state = f"failed with {type(self._exc).__name__}: {self._exc}"
+            state = f"failed with {type(self._exc).__name__}: {_exception_text(self._exc)}"
         what = self._describe()
         head = f"{type(self).__name__} {what}" if what else type(self).__name__
         waiting = ""
@@ -467,6 +467,18 @@ class Task(Generic[T]):
                 finally:
                     _REPR.depth = depth
         return f"<{head} {state}{waiting}>"
+
+
+def _exception_text(exc: BaseException) -> str:
+    """Return `str(exc)`, or a placeholder when the exception's own `__str__` raises.
+
+    Why: a repr is embedded in error messages and reports; it must never
+    raise in place of the failure it describes.
+    """
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any error of a user's __str__
+        return f"<str() of the {type(exc).__name__} raised>"
 
 
 def cancel_walk(root: Task[Any], *, now: bool) -> list[Task[Any]]:
