@@ -356,10 +356,10 @@ class Schedule:
             tally.problem(f"the waiter got {len(self.waiter_callbacks)} done callbacks")
         tally.threads.update(self.waiter_callbacks)
         children = [self.handles[key] for key in self.group]
-        cancelled = [key for key, child in zip(self.group, children) if child.cancelled()]
+        cancelled = [key for key, child in zip(self.group, children, strict=True) if child.cancelled()]
         failed = {
             id(child.exception()): key
-            for key, child in zip(self.group, children)
+            for key, child in zip(self.group, children, strict=True)
             if not child.cancelled() and child.exception() is not None
         }
         if waiter.cancelled():
