@@ -12,17 +12,9 @@ from typing import Any
 
 import pytest
 from PyQt5.QtCore import QThread, QThreadPool
-from support import Gate, run_python
+from support import Gate, double, fail_with_value_error, run_python
 
 import qtasks
-
-
-def double(x: int) -> int:
-    return 2 * x
-
-
-def fail_with_value_error(x: int) -> int:
-    raise ValueError(f"bad value {x}")
 
 
 def test_handle_click_generator_style(qtasks_run: Any) -> None:
@@ -500,11 +492,9 @@ def test_run_rejects_a_non_callable(qapp: Any) -> None:
 
 
 def test_unawaited_failing_coroutine_goes_to_excepthook(
-    qtasks_run: Any, monkeypatch: Any, qtbot: Any
+    qtasks_run: Any, hook_calls: list[BaseException], qtbot: Any
 ) -> None:
     """A coroutine failure that nobody consumes reaches sys.excepthook, once."""
-    seen: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
 
     @qtasks.coroutine
     def body() -> Any:
@@ -513,17 +503,15 @@ def test_unawaited_failing_coroutine_goes_to_excepthook(
 
     body()
     # Why not probe runs: with several threads they can finish before body's.
-    qtbot.waitUntil(lambda: [] != seen)
+    qtbot.waitUntil(lambda: [] != hook_calls)
     gc.collect()  # collecting the handle reports nothing more
     qtasks_run(qtasks.run(double, 1))
-    assert 1 == len(seen)
-    assert isinstance(seen[0], KeyError)
+    assert 1 == len(hook_calls)
+    assert isinstance(hook_calls[0], KeyError)
 
 
-def test_consumed_failure_is_not_reported(qtasks_run: Any, monkeypatch: Any) -> None:
+def test_consumed_failure_is_not_reported(qtasks_run: Any, hook_calls: list[BaseException]) -> None:
     """A failure someone awaits is theirs: nothing reaches sys.excepthook."""
-    seen: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
 
     @qtasks.coroutine
     def failing() -> Any:
@@ -539,20 +527,20 @@ def test_consumed_failure_is_not_reported(qtasks_run: Any, monkeypatch: Any) -> 
 
     assert "handled" == qtasks_run(outer())
     qtasks_run(qtasks.run(double, 1))
-    assert [] == seen
+    assert [] == hook_calls
 
 
-def test_unconsumed_thread_task_failure_reported_when_collected(monkeypatch: Any, qtbot: Any) -> None:
+def test_unconsumed_thread_task_failure_reported_when_collected(
+    hook_calls: list[BaseException], qtbot: Any
+) -> None:
     """A failed handle nobody looks at is reported when it is garbage-collected."""
-    seen: list[BaseException] = []
-    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
     failing = qtasks.run(fail_with_value_error, 5)
     # Why not probe runs: with several threads they can finish before it.
     qtbot.waitUntil(failing.done)
-    assert [] == seen  # failed, but still held
+    assert [] == hook_calls  # failed, but still held
     del failing
     gc.collect()
-    assert ["bad value 5"] == [str(exc) for exc in seen]
+    assert ["bad value 5"] == [str(exc) for exc in hook_calls]
 
 
 def test_last_reference_is_released_on_the_gui_thread(qtasks_run: Any, qtbot: Any) -> None:
@@ -823,7 +811,7 @@ def test_coroutines_resume_on_the_applications_thread(qapp: Any, qtasks_run: Any
     assert 4 * [threading.get_ident()] == threads
 
 
-class CountingPool(QThreadPool):
+class StartCountingQThreadPool(QThreadPool):
     """A QThreadPool that counts how often qtasks starts its runnable on it."""
 
     def __init__(self) -> None:
@@ -839,7 +827,7 @@ class CountingPool(QThreadPool):
 def test_awaited_runs_in_a_row_reuse_the_parked_worker(qtasks_run: Any, monkeypatch: Any) -> None:
     """A run() submitted while a worker loop lingers is handed to it, not started anew."""
     monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
-    qpool = CountingPool()
+    qpool = StartCountingQThreadPool()
     pool = qtasks.Pool(pool=qpool)
 
     @qtasks.coroutine
@@ -857,7 +845,7 @@ def test_awaited_runs_in_a_row_reuse_the_parked_worker(qtasks_run: Any, monkeypa
 def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monkeypatch: Any) -> None:
     """shutdown() wakes a lingering worker loop, so the QThreadPool is idle right after."""
     monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
-    qpool = CountingPool()
+    qpool = StartCountingQThreadPool()
     pool = qtasks.Pool(pool=qpool)
     assert 6 == qtasks_run(pool.run(double, 3))
     assert [] == pool.shutdown(timeout=10)
@@ -1003,7 +991,7 @@ def test_a_callback_that_is_not_callable_names_the_value_and_the_fix(
 
 def test_a_pool_wraps_a_qthreadpool_it_is_given(qtasks_run: Any) -> None:
     """Pool(pool=q) runs its functions on q; Pool() makes its own QThreadPool."""
-    qpool = CountingPool()
+    qpool = StartCountingQThreadPool()
     wrapped = qtasks.Pool(pool=qpool)
     own = qtasks.Pool()
     assert qpool is wrapped.qthreadpool

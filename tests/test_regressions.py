@@ -12,7 +12,7 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QEventLoop, QObject, QTimer
 from PyQt5.QtWidgets import QLineEdit
-from support import Gate
+from support import Gate, settle
 
 import qtasks
 
@@ -24,13 +24,6 @@ def fails_in_its_clean_up(awaitable: qtasks.Task[Any]) -> Any:
         yield awaitable
     finally:
         raise KeyError("clean-up failed")
-
-
-def settle(qtasks_run: Any) -> None:
-    """Let a few scheduler steps pass, then collect garbage."""
-    for _ in range(3):
-        qtasks_run(qtasks.sleep(0))
-    gc.collect()
 
 
 def test_child_failing_after_its_awaiter_was_cancelled_is_reported(

@@ -11,14 +11,9 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
-from support import Gate
+from support import Emitter, Gate
 
 import qtasks
-
-
-class Emitter(QObject):
-    text = pyqtSignal(str)
-    two = pyqtSignal(int, str)
 
 
 class Panel(QWidget):
@@ -76,8 +71,8 @@ def test_defaults_are_never_filled_by_signal_arguments(qtbot: Any, qtasks_run: A
     panel = Panel()
     qtbot.addWidget(panel)
     emitter = Emitter()
-    emitter.two.connect(panel.on_text_with_default)
-    emitter.two.emit(1, "extra")
+    emitter.pair.connect(panel.on_text_with_default)
+    emitter.pair.emit(1, "extra")
     assert [(1, "default")] == panel.log
     qtbot.waitUntil(lambda: not qtasks.running())
 
@@ -87,8 +82,8 @@ def test_star_args_receive_every_signal_argument(qtbot: Any) -> None:
     panel = Panel()
     qtbot.addWidget(panel)
     emitter = Emitter()
-    emitter.two.connect(panel.on_anything)
-    emitter.two.emit(1, "x")
+    emitter.pair.connect(panel.on_anything)
+    emitter.pair.emit(1, "x")
     assert [(1, "x")] == panel.log
     qtbot.waitUntil(lambda: not qtasks.running())
 
