@@ -292,23 +292,6 @@ def test_coroutine_that_cancels_itself_and_returns_ends_cancelled(qtasks_run: An
     assert handles[0].cancelled()
 
 
-def test_a_coroutine_awaiting_its_own_handle_gets_an_error(qtasks_run: Any) -> None:
-    """Awaiting one's own handle raises RuntimeError at that yield instead of hanging."""
-    handles: list[qtasks.CoroutineTask[Any]] = []
-
-    @qtasks.coroutine
-    def body() -> Any:
-        yield qtasks.run(int, "1")
-        try:
-            yield handles[0]
-        except RuntimeError as exc:
-            return str(exc)
-        return "no error"
-
-    handles.append(body())
-    assert "awaits its own handle" in qtasks_run(handles[0])
-
-
 def test_gather_with_a_bad_argument_starts_no_coroutine(qapp: Any) -> None:
     """gather() validates every argument before it starts any coroutine object."""
     started: list[str] = []
