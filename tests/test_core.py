@@ -96,19 +96,6 @@ def test_cancel_queued_tasks_never_run(qtasks_run: Any) -> None:
     assert all(task.cancelled() for task in queued)
 
 
-def test_cancel_twice_and_after_completion(qtasks_run: Any) -> None:
-    """cancel() is True once, False afterwards, and False on a finished task."""
-    gate = Gate()
-    task = qtasks.run(gate)
-    assert task.cancel() is True
-    assert task.cancel() is False
-    gate.opened.set()
-    done = qtasks.run(double, 2)
-    assert 4 == qtasks_run(done)
-    assert done.cancel() is False
-    assert 4 == done.result()
-
-
 def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: Any, qtbot: Any) -> None:
     """A running function sees check_cancelled(); its coroutine gets CancelledError while it still runs."""
     gate = Gate()
@@ -146,68 +133,6 @@ def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: 
     assert not stopped.is_set()
     gate.opened.set()
     assert stopped.wait(10)
-
-
-def test_finally_re_enables_the_button_after_cancel(qtasks_run: Any, qtbot: Any) -> None:
-    """A cancelled slot's finally block runs: the button is enabled again."""
-    from PyQt5.QtWidgets import QPushButton
-
-    button = QPushButton("Open")
-    gate = Gate()
-
-    @qtasks.coroutine
-    def on_open() -> Any:
-        button.setEnabled(False)
-        try:
-            yield qtasks.run(gate)
-        finally:
-            button.setEnabled(True)
-
-    handle = on_open()
-    assert not button.isEnabled()
-    handle.cancel()
-    qtbot.waitUntil(handle.done)
-    assert button.isEnabled()
-    gate.opened.set()
-
-
-def test_cancelled_coroutine_can_catch_and_return(qtasks_run: Any) -> None:
-    """A coroutine that catches CancelledError ends with whatever it returns."""
-    gate = Gate()
-
-    @qtasks.coroutine
-    def body() -> Any:
-        try:
-            yield qtasks.run(gate)
-        except qtasks.CancelledError:
-            return "cleaned up"
-
-    handle = body()
-    handle.cancel()
-    assert "cleaned up" == qtasks_run(handle)
-    gate.opened.set()
-
-
-def test_cancelling_a_coroutine_cancels_what_it_waits_on(qtasks_run: Any, qtbot: Any) -> None:
-    """The awaited child is cancelled with its coroutine."""
-    gate = Gate()
-    child = qtasks.run(gate)
-
-    @qtasks.coroutine
-    def body() -> Any:
-        yield child
-
-    handle = body()
-    handle.cancel()
-    assert child.cancelled()
-    qtbot.waitUntil(handle.done)
-    gate.opened.set()
-
-
-def test_cancelled_error_is_a_base_exception() -> None:
-    """`except Exception` does not catch CancelledError."""
-    assert not issubclass(qtasks.CancelledError, Exception)
-    assert issubclass(qtasks.TimeoutError, TimeoutError)
 
 
 def test_done_callbacks_fire_once_on_the_gui_thread_never_synchronously(qtasks_run: Any) -> None:
