@@ -150,13 +150,6 @@ def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_susp
     assert [] == hook_calls
 
 
-def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
-    """wait() given one task twice returns once that task is done instead of waiting forever."""
-    task = qtasks.run(int, 1)
-    done, pending = qtasks_run(qtasks.wait([task, task]))
-    assert ({task}, set()) == (done, pending)
-
-
 def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_submission(
     qtasks_run: Any,
 ) -> None:
@@ -217,27 +210,6 @@ def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
     edit.setText("abc")
     qtbot.waitUntil(lambda: not qtasks.running())
     assert expected == edit.log
-
-
-def test_gather_with_a_bad_argument_starts_no_coroutine(qapp: Any) -> None:
-    """gather() validates every argument before it starts any coroutine object."""
-    started: list[str] = []
-
-    async def child() -> None:
-        started.append("started")
-
-    coro = child()
-    with pytest.raises(TypeError, match="argument 1 is 'x'"):
-        qtasks.gather(coro, "x")
-    coro.close()
-    assert [] == started
-
-
-def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:
-    """A finished wait's repr still says how many tasks it waited on."""
-    waited = qtasks.wait([qtasks.run(int, "1"), qtasks.run(int, "2")])
-    qtasks_run(waited)
-    assert "ALL_COMPLETED of 2" in repr(waited)
 
 
 def test_a_child_failing_after_its_timeout_is_reported_once(
