@@ -91,26 +91,6 @@ def test_failure_of_a_task_still_pending_when_wait_returned_is_reported(
     assert ["'failed later'"] == [str(exc) for exc in hook_calls]
 
 
-def test_a_task_cancelled_while_queued_is_freed_on_the_gui_thread(qtasks_run: Any) -> None:
-    """The worker that skips a task cancelled in the queue does not drop the last reference to it."""
-    pool = qtasks.Pool(max_threads=1)
-    gate = Gate()
-    blocking = pool.run(gate)
-    assert gate.entered.wait(10)
-    queued = pool.run(int, 1)
-    freed_on: list[int] = []
-    weakref.finalize(queued, lambda: freed_on.append(threading.get_ident()))
-    assert queued.cancel()
-    del queued
-    settle(qtasks_run)
-    assert [] == freed_on  # only the pool's queue holds it now
-    gate.opened.set()
-    qtasks_run(blocking)
-    assert 2 == qtasks_run(pool.run(int, 2))
-    settle(qtasks_run)
-    assert [threading.get_ident()] == freed_on
-
-
 class SelfDeleting(QObject):
     """An owner whose slot yields a coroutine object that deletes the owner when it starts."""
 
@@ -148,33 +128,6 @@ def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_susp
     assert ["slot resumed", "child deletes the owner", "slot finally"] == log
     assert [] == qtasks.running()
     assert [] == hook_calls
-
-
-def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_submission(
-    qtasks_run: Any,
-) -> None:
-    """A coroutine that ends with its submitted work still queued is not released on a worker thread."""
-    pool = qtasks.Pool(max_threads=1)
-    gate = Gate()
-    blocking = pool.run(gate)
-    assert gate.entered.wait(10)
-
-    @qtasks.coroutine
-    def fire_and_forget() -> Any:
-        pool.run(int, 1)
-        return "submitted"
-        yield  # a generator coroutine that never suspends
-
-    handle = fire_and_forget()
-    freed_on: list[int] = []
-    weakref.finalize(handle, lambda: freed_on.append(threading.get_ident()))
-    assert "submitted" == handle.result()
-    del handle
-    gate.opened.set()
-    qtasks_run(blocking)
-    assert 2 == qtasks_run(pool.run(int, 2))
-    settle(qtasks_run)
-    assert [threading.get_ident()] == freed_on
 
 
 class Normalizing(QLineEdit):
