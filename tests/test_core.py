@@ -17,58 +17,6 @@ from support import Gate, double, fail_with_value_error, run_python
 import qtasks
 
 
-def test_unawaited_failing_coroutine_goes_to_excepthook(
-    qtasks_run: Any, hook_calls: list[BaseException], qtbot: Any
-) -> None:
-    """A coroutine failure that nobody consumes reaches sys.excepthook, once."""
-
-    @qtasks.coroutine
-    def body() -> Any:
-        yield qtasks.run(double, 1)
-        raise KeyError("lost")
-
-    body()
-    # Why not probe runs: with several threads they can finish before body's.
-    qtbot.waitUntil(lambda: [] != hook_calls)
-    gc.collect()  # collecting the handle reports nothing more
-    qtasks_run(qtasks.run(double, 1))
-    assert 1 == len(hook_calls)
-    assert isinstance(hook_calls[0], KeyError)
-
-
-def test_consumed_failure_is_not_reported(qtasks_run: Any, hook_calls: list[BaseException]) -> None:
-    """A failure someone awaits is theirs: nothing reaches sys.excepthook."""
-
-    @qtasks.coroutine
-    def failing() -> Any:
-        yield qtasks.run(double, 1)
-        raise KeyError("mine")
-
-    @qtasks.coroutine
-    def outer() -> Any:
-        try:
-            yield failing()
-        except KeyError:
-            return "handled"
-
-    assert "handled" == qtasks_run(outer())
-    qtasks_run(qtasks.run(double, 1))
-    assert [] == hook_calls
-
-
-def test_unconsumed_thread_task_failure_reported_when_collected(
-    hook_calls: list[BaseException], qtbot: Any
-) -> None:
-    """A failed handle nobody looks at is reported when it is garbage-collected."""
-    failing = qtasks.run(fail_with_value_error, 5)
-    # Why not probe runs: with several threads they can finish before it.
-    qtbot.waitUntil(failing.done)
-    assert [] == hook_calls  # failed, but still held
-    del failing
-    gc.collect()
-    assert ["bad value 5"] == [str(exc) for exc in hook_calls]
-
-
 def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> None:
     """shutdown(timeout) returns after the timeout naming blocked functions; qtasks works after."""
     gate = Gate()
@@ -191,24 +139,3 @@ def test_a_coroutine_started_without_an_application_raises_only_that() -> None:
 # -- asking and adding callbacks ------------------------------------------------
 
 
-def test_an_error_in_a_done_or_progress_callback_is_reported_at_once(
-    qtasks_run: Any, hook_calls: list[BaseException]
-) -> None:
-    """An exception raised by a done callback or a progress listener reaches sys.excepthook, once each."""
-
-    def work() -> str:
-        qtasks.report_progress(1)
-        return "ok"
-
-    def broken_listener(value: object) -> None:
-        raise ValueError(f"listener broke on {value}")
-
-    def broken_callback(task: qtasks.Task[Any]) -> None:
-        raise KeyError("callback broke")
-
-    task = qtasks.run(work)
-    task.on_progress(broken_listener)
-    task.add_done_callback(broken_callback)
-    assert "ok" == qtasks_run(task)
-    qtasks_run(qtasks.sleep(0))
-    assert ["listener broke on 1", "'callback broke'"] == [str(exc) for exc in hook_calls]
