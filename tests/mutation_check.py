@@ -68,7 +68,7 @@ BREAKS: tuple[Break, ...] = (
                 '\nraise ImportError("the broken copy")\n__version__ = ',
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_coroutines.py",),
     ),
     Break(
         "slot_deferred_delete_ignored",
@@ -89,7 +89,7 @@ BREAKS: tuple[Break, ...] = (
                 "        return super().cancel()\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_pool.py",),
     ),
     Break(
         "wait_first_exception_as_first_completed",
@@ -101,7 +101,7 @@ BREAKS: tuple[Break, ...] = (
                 "(when is FIRST_EXCEPTION and done)",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_combinators.py",),
     ),
     Break(
         "keyword_arguments_dropped",
@@ -114,7 +114,7 @@ BREAKS: tuple[Break, ...] = (
                 "future = executor.submit(fn, *args)",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_pool.py",),
     ),
     Break(
         "progress_not_coalesced",
@@ -127,7 +127,7 @@ BREAKS: tuple[Break, ...] = (
                 "            _runtime.call_soon(functools.partial(fn, value))\n",
             ),
         ),
-        ("tests/test_core.py", "tests/test_qt.py"),
+        ("tests/test_pool.py", "tests/test_qt.py"),
     ),
     Break(
         "sleep_first_chunk_only",
@@ -147,7 +147,7 @@ BREAKS: tuple[Break, ...] = (
                 "                self._finish(CANCELLED)\n            return\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_combinators.py",),
     ),
     Break(
         "queued_cancel_still_runs",
@@ -162,7 +162,7 @@ BREAKS: tuple[Break, ...] = (
             # Keep the function and its arguments for the worker that now runs it.
             ("qtasks/_pool.py", "        if not running:\n", "        if False:\n"),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_pool.py",),
     ),
     Break(
         "done_callbacks_twice",
@@ -175,7 +175,7 @@ BREAKS: tuple[Break, ...] = (
                 "                post(functools.partial(fn, self))\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_task.py",),
     ),
     Break(
         "progress_last_value_dropped",
@@ -187,7 +187,7 @@ BREAKS: tuple[Break, ...] = (
                 "        if value is NO_PROGRESS or self._state is not PENDING:\n",
             ),
         ),
-        ("tests/test_qt.py", "tests/test_core.py"),
+        ("tests/test_qt.py", "tests/test_pool.py"),
     ),
     Break(
         "failure_not_reported",
@@ -199,7 +199,7 @@ BREAKS: tuple[Break, ...] = (
                 "        pass\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_failure_reporting.py",),
     ),
     Break(
         "resumed_on_a_worker_thread",
@@ -212,7 +212,7 @@ BREAKS: tuple[Break, ...] = (
                 "            box.pop()()\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_coroutines.py",),
     ),
     Break(
         "shutdown_cancels_nothing",
@@ -224,7 +224,7 @@ BREAKS: tuple[Break, ...] = (
                 "        for task in []:\n            task.cancel()\n",
             ),
         ),
-        ("tests/test_shutdown.py", "tests/test_core.py"),
+        ("tests/test_shutdown.py",),
     ),
     Break(
         "slot_arguments_not_trimmed",
@@ -268,7 +268,7 @@ BREAKS: tuple[Break, ...] = (
                 "    def _resume_cancelled(self) -> None:\n        if False:\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_cancellation.py",),
     ),
     Break(
         "map_results_out_of_order",
@@ -316,7 +316,7 @@ BREAKS: tuple[Break, ...] = (
                 "        return ()\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_combinators.py",),
     ),
     Break(
         "callback_error_swallowed",
@@ -333,7 +333,7 @@ BREAKS: tuple[Break, ...] = (
                 "reported at once, as promised\n                    pass\n",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_failure_reporting.py",),
     ),
     Break(
         "check_cancelled_never_raises",
@@ -345,7 +345,7 @@ BREAKS: tuple[Break, ...] = (
                 "    if False:\n        msg = ",
             ),
         ),
-        ("tests/test_core.py",),
+        ("tests/test_pool.py",),
     ),
 )
 
@@ -365,8 +365,14 @@ class StaleBreakError(Exception):
 def apply(brk: Break, copy: Path, *, write: bool = True) -> None:
     """Apply every edit of `brk` to the copy; raise StaleBreakError unless each old text occurs once.
 
+    Also raise it if a test file the break runs first is gone: pytest would
+    fail on the missing file, and the break would count as killed untested.
     With `write` False, only check that the break applies to the files in `copy`.
     """
+    for relative in brk.first:
+        if not (copy / relative).is_file():
+            msg = f"break {brk.name!r}: its first test file {relative} does not exist; name the one that tests it"
+            raise StaleBreakError(msg)
     for relative, old, new in brk.edits:
         path = copy / relative
         if not path.is_file():

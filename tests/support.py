@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
+
+from PyQt5.QtCore import QObject, pyqtSignal
+
+import qtasks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +56,27 @@ def run_pytest(
     """Run pytest on `target` (a folder or a test file) the way a user would, in a fresh process."""
     options = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
     return run_python("-m", "pytest", *options, str(target), cwd=cwd or target, path=path)
+
+
+def double(x: int) -> int:
+    """Return twice `x`: the function most tests run on a pool."""
+    return 2 * x
+
+
+def fail_with_value_error(x: int) -> int:
+    """Raise ValueError naming `x`: a function that fails on its worker."""
+    raise ValueError(f"bad value {x}")
+
+
+def settle(qtasks_run: Any) -> None:
+    """Let a few scheduler steps pass, then collect garbage."""
+    for _ in range(3):
+        qtasks_run(qtasks.sleep(0))
+    gc.collect()
+
+
+class Emitter(QObject):
+    """A QObject with the signals tests connect slots to and wait on."""
+
+    text = pyqtSignal(str)
+    pair = pyqtSignal(int, str)

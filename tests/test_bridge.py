@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
+from support import double
 
 import qtasks
 from qtasks import _runtime
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 def test_a_done_callback_of_a_delivery_rides_on_the_same_drain(qtbot: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import executor_helpers as helpers
 import pytest
+from support import double
 
 import qtasks
 
@@ -29,10 +30,6 @@ def dask_item(i: int) -> int:
     if i >= 500:
         DASK_GATE.wait(30)
     return i
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 @pytest.fixture(scope="module")

@@ -111,12 +111,12 @@ def test_set_exception_needs_an_exception_instance(qapp: Any) -> None:
     assert future.cancel() is True
 
 
-def test_a_failure_set_on_a_future_nobody_awaits_is_reported(qapp: Any, monkeypatch: Any) -> None:
+def test_a_failure_set_on_a_future_nobody_awaits_is_reported(
+    qapp: Any, hook_calls: list[BaseException]
+) -> None:
     """A future failed by hand whose failure nobody consumes reaches sys.excepthook at shutdown()."""
-    reported: list[BaseException] = []
-    monkeypatch.setattr("sys.excepthook", lambda _type, exc, _tb: reported.append(exc))
     future: qtasks.Task[int] = qtasks.Task()
     error = ValueError("nobody listened")
     future.set_exception(error)
     qtasks.shutdown()
-    assert [error] == reported
+    assert [error] == hook_calls

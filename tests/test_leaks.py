@@ -9,6 +9,7 @@ import weakref
 from typing import Any, Callable
 
 import pytest
+from support import double
 
 import qtasks
 from qtasks import _runtime
@@ -18,10 +19,6 @@ from qtasks.testing import ManualPool
 TASKS = 100_000 if os.environ.get("QTASKS_STRESS") else 10_000
 # Objects a batch may leave behind for good: interned names, caches warmed by the first use.
 BOUND = 200
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 @qtasks.coroutine

@@ -7,13 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from support import run_python
+from support import double, run_python
 
 import qtasks
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 def test_returns_the_result_of_a_handle_or_a_coroutine(qapp: Any) -> None:

@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 from PyQt5.QtCore import QRunnable, QThreadPool
-from support import Gate
+from support import Gate, double
 
 import qtasks
 from qtasks import _map, _pool, _runtime
 from qtasks._map import MapTask
 from qtasks._pool import set_default_pool
 from qtasks.testing import manual_pool
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 def fail_at_ten(x: int) -> int:
@@ -290,7 +286,7 @@ def test_repr_names_the_function_and_progress(qtasks_run: Any) -> None:
     assert "<MapTask double() over 3 item(s) finished>" == repr(task)
 
 
-class CountingPool:
+class RunOnlyPool:
     """A pool that is not a qtasks.Pool: it counts run() calls and hands them to one."""
 
     def __init__(self) -> None:
@@ -305,7 +301,7 @@ class CountingPool:
 
 def test_map_works_over_a_default_pool_that_only_has_run(qtasks_run: Any) -> None:
     """qtasks.map runs its chunks through run() when the default pool is not a qtasks.Pool."""
-    pool = CountingPool()
+    pool = RunOnlyPool()
     previous = set_default_pool(pool)
     try:
         task = qtasks.map(double, range(5000))

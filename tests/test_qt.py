@@ -9,16 +9,12 @@ from typing import Any
 
 import pytest
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, QTimer, pyqtSignal
+from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QPushButton
-from support import Gate
+from support import Emitter, Gate
 
 import qtasks
 from qtasks import _qt, _runtime
-
-
-class Emitter(QObject):
-    pair = pyqtSignal(int, str)
 
 
 def live_timers() -> list[QTimer]:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from support import Gate
+from support import Gate, double
 from test_faults import run_script
 
 import qtasks
@@ -113,3 +113,15 @@ def test_shutdown_rejects_a_bad_timeout_before_cancelling_anything(
     gate.opened.set()
     assert qtasks_run(task) is None
     assert [] == pool.shutdown(timeout=10)
+
+
+def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> None:
+    """shutdown(timeout) returns after the timeout naming blocked functions; qtasks works after."""
+    gate = Gate()
+    blocked = qtasks.run(gate)
+    assert gate.entered.wait(10)
+    with pytest.warns(RuntimeWarning, match=r"still running.*Gate"):
+        still = qtasks.shutdown(timeout=0.05)
+    assert [blocked] == still
+    gate.opened.set()
+    assert 2 == qtasks_run(qtasks.run(double, 1))

@@ -11,14 +11,11 @@ import pytest
 from PyQt5 import sip
 from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
-from support import Gate
+from support import Emitter, Gate, settle
 
 import qtasks
 
-
-class Emitter(QObject):
-    text = pyqtSignal(str)
-    two = pyqtSignal(int, str)
+# -- signal arguments ---------------------------------------------------------
 
 
 class Panel(QWidget):
@@ -76,8 +73,8 @@ def test_defaults_are_never_filled_by_signal_arguments(qtbot: Any, qtasks_run: A
     panel = Panel()
     qtbot.addWidget(panel)
     emitter = Emitter()
-    emitter.two.connect(panel.on_text_with_default)
-    emitter.two.emit(1, "extra")
+    emitter.pair.connect(panel.on_text_with_default)
+    emitter.pair.emit(1, "extra")
     assert [(1, "default")] == panel.log
     qtbot.waitUntil(lambda: not qtasks.running())
 
@@ -87,10 +84,23 @@ def test_star_args_receive_every_signal_argument(qtbot: Any) -> None:
     panel = Panel()
     qtbot.addWidget(panel)
     emitter = Emitter()
-    emitter.two.connect(panel.on_anything)
-    emitter.two.emit(1, "x")
+    emitter.pair.connect(panel.on_anything)
+    emitter.pair.emit(1, "x")
     assert [(1, "x")] == panel.log
     qtbot.waitUntil(lambda: not qtasks.running())
+
+
+def test_a_defaulted_parameter_is_filled_by_keyword(qtbot: Any) -> None:
+    """A direct caller passes a parameter that has a default by keyword; positional extras are dropped."""
+    panel = Panel()
+    qtbot.addWidget(panel)
+    panel.on_text_with_default("x", flag="given")
+    panel.on_text_with_default("y", "dropped")
+    assert [("x", "given"), ("y", "default")] == panel.log
+    qtbot.waitUntil(lambda: not qtasks.running())
+
+
+# -- decorating and calling ---------------------------------------------------
 
 
 def test_plain_function_slot_returns_its_handle(qtasks_run: Any) -> None:
@@ -215,7 +225,36 @@ def test_bad_reentry_names_the_value_and_the_choices() -> None:
         qtasks.slot(reentry="twice")
 
 
-# -- the owner's lifetime ---------------------------------------------------
+def test_a_slot_failure_is_reported(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """A slot whose failure nobody awaits still reaches sys.excepthook."""
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.run(str, 1)
+            raise ValueError("slot broke")
+
+    box = Box()
+    box.go()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    assert ["slot broke"] == [str(exc) for exc in hook_calls]
+    del box
+
+
+def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
+    box = StartingBox()
+    log = box.log
+    handle = qtasks_run(qtasks.run(box.go))
+    with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
+        handle.result()
+    assert [] == log
+    assert [handle.exception()] == hook_calls
+
+
+# -- the owner's lifetime -----------------------------------------------------
 
 
 class Loader(QWidget):
@@ -339,183 +378,6 @@ def test_deleting_a_widget_mid_query_reports_nothing(qtbot: Any, hook_calls: lis
     qtbot.waitUntil(lambda: not qtasks.running())
     assert [True] == [task.cancelled() for task in running]
     assert [] == hook_calls
-
-
-def test_typing_ten_characters_fast_shows_one_result(qtbot: Any, qtasks_run: Any) -> None:
-    """With reentry='restart', ten fast keystrokes leave exactly one result, for the last text."""
-    search = Search()
-    qtbot.addWidget(search)
-    shown: list[str] = []
-    original = search.result.setText
-    search.result.setText = lambda text: (shown.append(text), original(text))  # type: ignore[method-assign]
-    for index in range(1, 11):
-        search.edit.setText("abcdefghij"[:index])
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert ["result for abcdefghij"] == shown
-    assert ["abcdefghij"[:index] for index in range(1, 11)] == search.queries
-
-
-def test_restart_cancels_the_running_call_first(qtbot: Any) -> None:
-    """reentry='restart' cancels the running call (its finally runs) before the new one starts."""
-    log: list[str] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot(reentry="restart")
-        def go(self, name: str) -> Any:
-            log.append(f"start {name}")
-            try:
-                yield qtasks.run(gate)
-            finally:
-                log.append(f"end {name}")
-
-    box = Box()
-    first = box.go("a")
-    second = box.go("b")
-    assert ["start a", "end a", "start b"] == log
-    assert first.cancelled()
-    second.cancel()
-    gate.opened.set()
-    qtbot.waitUntil(second.done)
-
-
-def test_ignore_returns_the_running_handle(qtbot: Any, qtasks_run: Any) -> None:
-    """reentry='ignore' drops a second call and returns the running call's handle."""
-    starts: list[int] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot(reentry="ignore")
-        def go(self, n: int) -> Any:
-            starts.append(n)
-            return (yield qtasks.run(gate, n))
-
-    box = Box()
-    first = box.go(1)
-    assert first is box.go(2)
-    gate.opened.set()
-    assert 1 == qtasks_run(first)
-    assert 3 == qtasks_run(box.go(3))
-    assert [1, 3] == starts
-
-
-def test_ignore_starts_a_new_call_once_the_running_one_is_cancelled(qtasks_run: Any) -> None:
-    """reentry='ignore' does not hand back a call whose cancel() already returned True: the new call runs."""
-
-    class Box(QObject):
-        @qtasks.slot(reentry="ignore")
-        def go(self, n: int) -> Any:
-            yield qtasks.sleep(0)
-            return n
-
-    box = Box()
-    first = box.go(1)
-    assert first.cancel()
-    second = box.go(2)
-    assert second is not first
-    assert 2 == qtasks_run(second)
-    assert first.cancelled()
-
-
-def test_queue_runs_calls_one_after_another_in_order(qtbot: Any, qtasks_run: Any) -> None:
-    """reentry='queue' returns handles at once and runs the calls one at a time, in call order."""
-    log: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot(reentry="queue")
-        def go(self, n: int) -> Any:
-            log.append(f"start {n}")
-            yield qtasks.run(str, n)
-            log.append(f"end {n}")
-            return n
-
-    box = Box()
-    handles = [box.go(n) for n in range(3)]
-    assert ["start 0"] == log
-    assert [0, 1, 2] == qtasks_run(qtasks.gather(*handles))
-    assert ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"] == log
-
-
-def test_queue_skips_a_cancelled_waiting_call(qtbot: Any, qtasks_run: Any) -> None:
-    """A queued call cancelled before its turn never starts, and the next one still waits its turn."""
-    log: list[str] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot(reentry="queue")
-        def go(self, n: int) -> Any:
-            log.append(f"start {n}")
-            yield qtasks.run(gate)
-            log.append(f"end {n}")
-
-    box = Box()
-    first, second, third = box.go(1), box.go(2), box.go(3)
-    assert second.cancel()
-    qtbot.waitUntil(second.done)
-    assert ["start 1"] == log
-    gate.opened.set()
-    qtasks_run(third)
-    assert ["start 1", "end 1", "start 3", "end 3"] == log
-    assert first.done()
-
-
-def test_reentry_is_per_owner(qtbot: Any) -> None:
-    """Two owners of an 'ignore' slot each run their own call."""
-    gate = Gate()
-
-    started: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot(reentry="ignore")
-        def go(self) -> Any:
-            started.append(self.objectName())
-            yield qtasks.run(gate)
-
-    one, two = Box(objectName="one"), Box(objectName="two")
-    first, second = one.go(), two.go()
-    assert first is not second
-    assert first is one.go()
-    assert ["one", "two"] == started
-    gate.opened.set()
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert [False, False] == [first.cancelled(), second.cancelled()]
-
-
-def test_deleting_the_owner_cancels_queued_calls(qtbot: Any, hook_calls: list[BaseException]) -> None:
-    """Queued calls of a deleted owner are cancelled and never start."""
-    log: list[int] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot(reentry="queue")
-        def go(self, n: int) -> Any:
-            log.append(n)
-            yield qtasks.run(gate)
-
-    box = Box()
-    handles = [box.go(n) for n in range(3)]
-    sip.delete(box)
-    assert all(handle.cancelled() for handle in handles)
-    gate.opened.set()
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert [0] == log
-    assert [] == hook_calls
-
-
-def test_a_slot_failure_is_reported(qtbot: Any, hook_calls: list[BaseException]) -> None:
-    """A slot whose failure nobody awaits still reaches sys.excepthook."""
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            yield qtasks.run(str, 1)
-            raise ValueError("slot broke")
-
-    box = Box()
-    box.go()
-    qtbot.waitUntil(lambda: bool(hook_calls))
-    assert ["slot broke"] == [str(exc) for exc in hook_calls]
-    del box
 
 
 class Worker(QObject):
@@ -714,17 +576,467 @@ def test_a_slot_called_on_a_deleted_object_does_not_start(
     assert [] == hook_calls
 
 
-def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
-    qtasks_run: Any, hook_calls: list[BaseException]
+def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
+    """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.run(str, 1)
+
+    box = Box()
+    qtasks_run(box.go())
+    qtasks_run(qtasks.sleep(0))
+    ref = weakref.ref(box)
+    del box
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
+    qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
-    """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
-    box = StartingBox()
-    log = box.log
-    handle = qtasks_run(qtasks.run(box.go))
-    with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
-        handle.result()
-    assert [] == log
-    assert [handle.exception()] == hook_calls
+    """@pyqtSlot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Box(QPushButton):
+        @pyqtSlot()
+        @qtasks.slot
+        def on_click(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                log.append("finally")
+                self.setText("idle")  # cancelled before deleteLater deletes it
+                log.append("saw the box")
+
+    box = Box()
+    box.clicked.connect(box.on_click)
+    box.click()
+    assert gate.entered.wait(10)
+    with qtbot.waitSignal(box.destroyed):
+        box.deleteLater()
+    assert ["finally", "saw the box"] == log
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+def test_a_slot_that_deletes_its_own_owner_stops_at_its_next_wait(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot deleting its own owner runs on to its next yield, where it is cancelled."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            log.append("after delete")
+            try:
+                yield qtasks.run(str, 1)
+                log.append("resumed")
+            finally:
+                log.append("finally")
+
+    handle = Box().go()
+    assert ["after delete", "finally"] == log
+    assert handle.cancelled()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [] == hook_calls
+
+
+class SelfDeleting(QObject):
+    """An owner whose slot yields a coroutine object that deletes the owner when it starts."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    async def delete_owner(self) -> None:
+        self.log.append("child deletes the owner")
+        sip.delete(self)
+        await qtasks.sleep(60)
+        self.log.append("child resumed")
+
+    @qtasks.slot
+    def go(self) -> Any:
+        log = self.log
+        try:
+            yield qtasks.sleep(0)
+            log.append("slot resumed")
+            yield self.delete_owner()
+            log.append("slot resumed again")
+        finally:
+            log.append("slot finally")
+
+
+def test_owner_deleted_while_a_yielded_coroutine_starts_cancels_at_the_next_suspension(
+    qtasks_run: Any, qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose yielded coroutine object deletes the owner is cancelled with it, not re-entered."""
+    log: list[str] = []
+    handle = SelfDeleting(log).go()
+    qtbot.waitUntil(handle.done)
+    settle(qtasks_run)
+    assert handle.cancelled()
+    assert ["slot resumed", "child deletes the owner", "slot finally"] == log
+    assert [] == qtasks.running()
+    assert [] == hook_calls
+
+
+def test_a_slot_ignoring_cancellation_does_not_freeze_the_gui(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot that swallows every CancelledError after deleting its owner ends when its waits run out."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self) -> Any:
+            sip.delete(self)
+            for _ in range(20):
+                try:
+                    yield qtasks.sleep(0)
+                except qtasks.CancelledError:
+                    log.append("swallowed")
+            log.append("gave up")
+
+    handle = Box().go()
+    qtbot.waitUntil(handle.done)
+    assert 20 * ["swallowed"] + ["gave up"] == log
+    assert [] == hook_calls
+
+
+@pytest.mark.parametrize("how", ["sip.delete", "parent deleted", "deleteLater"])
+def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qtlog: Any, how: str) -> None:
+    """A slot awaiting a signal of its own owner is cancelled with the owner, and Qt prints no warning."""
+
+    class Box(QObject):
+        changed = pyqtSignal()
+
+        @qtasks.slot
+        def go(self) -> Any:
+            yield qtasks.wait_signal(self.changed)
+
+    parent = QObject()
+    box = Box(parent)
+    handle = box.go()
+    if how == "parent deleted":
+        sip.delete(parent)  # at once, as a C++ parent deletes its children
+    else:
+        delete(qtbot, box, parent, how)
+    assert handle.cancelled()
+    assert [] == [record.message for record in qtlog.records]
+
+
+def test_a_failure_the_slot_unwinds_from_is_reported_even_if_its_finally_meets_the_deleted_owner(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A helper's failure is reported once, though the slot's finally then meets the deleted owner."""
+    gate = Gate()
+    log: list[str] = []
+
+    class Window(QWidget):
+        @qtasks.coroutine
+        def load(self) -> Any:
+            try:
+                yield qtasks.run(gate)
+            finally:
+                raise ValueError("helper clean-up broke")
+
+        @qtasks.slot
+        def on_load(self) -> Any:
+            try:
+                yield self.load()
+            finally:
+                log.append("slot finally")
+                self.setWindowTitle("idle")  # the owner is gone: this raises
+
+    window = Window()
+    handle = window.on_load()
+    sip.delete(window)
+    gate.opened.set()
+    qtbot.waitUntil(lambda: bool(hook_calls))
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert ["slot finally"] == log
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
+    assert handle.done()
+
+
+# -- reentry ------------------------------------------------------------------
+
+
+def test_by_default_a_second_call_runs_alongside_the_first(qtbot: Any, qtasks_run: Any) -> None:
+    """Without reentry=, a second call on the same owner starts at once and both run to their end."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate, n)
+            log.append(f"end {n}")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert first is not second
+    assert ["start 1", "start 2"] == log
+    gate.opened.set()
+    assert [1, 2] == qtasks_run(qtasks.gather(first, second))
+    assert ["end 1", "end 2"] == sorted(log[2:])
+
+
+def test_typing_ten_characters_fast_shows_one_result(qtbot: Any, qtasks_run: Any) -> None:
+    """With reentry='restart', ten fast keystrokes leave exactly one result, for the last text."""
+    search = Search()
+    qtbot.addWidget(search)
+    shown: list[str] = []
+    original = search.result.setText
+    search.result.setText = lambda text: (shown.append(text), original(text))  # type: ignore[method-assign]
+    for index in range(1, 11):
+        search.edit.setText("abcdefghij"[:index])
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert ["result for abcdefghij"] == shown
+    assert ["abcdefghij"[:index] for index in range(1, 11)] == search.queries
+
+
+def test_restart_cancels_the_running_call_first(qtbot: Any) -> None:
+    """reentry='restart' cancels the running call (its finally runs) before the new one starts."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="restart")
+        def go(self, name: str) -> Any:
+            log.append(f"start {name}")
+            try:
+                yield qtasks.run(gate)
+            finally:
+                log.append(f"end {name}")
+
+    box = Box()
+    first = box.go("a")
+    second = box.go("b")
+    assert ["start a", "end a", "start b"] == log
+    assert first.cancelled()
+    second.cancel()
+    gate.opened.set()
+    qtbot.waitUntil(second.done)
+
+
+def test_ignore_returns_the_running_handle(qtbot: Any, qtasks_run: Any) -> None:
+    """reentry='ignore' drops a second call and returns the running call's handle."""
+    starts: list[int] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self, n: int) -> Any:
+            starts.append(n)
+            return (yield qtasks.run(gate, n))
+
+    box = Box()
+    first = box.go(1)
+    assert first is box.go(2)
+    gate.opened.set()
+    assert 1 == qtasks_run(first)
+    assert 3 == qtasks_run(box.go(3))
+    assert [1, 3] == starts
+
+
+def test_ignore_starts_a_new_call_once_the_running_one_is_cancelled(qtasks_run: Any) -> None:
+    """reentry='ignore' does not hand back a call whose cancel() already returned True: the new call runs."""
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self, n: int) -> Any:
+            yield qtasks.sleep(0)
+            return n
+
+    box = Box()
+    first = box.go(1)
+    assert first.cancel()
+    second = box.go(2)
+    assert second is not first
+    assert 2 == qtasks_run(second)
+    assert first.cancelled()
+
+
+def test_queue_runs_calls_one_after_another_in_order(qtbot: Any, qtasks_run: Any) -> None:
+    """reentry='queue' returns handles at once and runs the calls one at a time, in call order."""
+    log: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(str, n)
+            log.append(f"end {n}")
+            return n
+
+    box = Box()
+    handles = [box.go(n) for n in range(3)]
+    assert ["start 0"] == log
+    assert [0, 1, 2] == qtasks_run(qtasks.gather(*handles))
+    assert ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"] == log
+
+
+def test_queue_skips_a_cancelled_waiting_call(qtbot: Any, qtasks_run: Any) -> None:
+    """A queued call cancelled before its turn never starts, and the next one still waits its turn."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate)
+            log.append(f"end {n}")
+
+    box = Box()
+    first, second, third = box.go(1), box.go(2), box.go(3)
+    assert second.cancel()
+    qtbot.waitUntil(second.done)
+    assert ["start 1"] == log
+    gate.opened.set()
+    qtasks_run(third)
+    assert ["start 1", "end 1", "start 3", "end 3"] == log
+    assert first.done()
+
+
+@pytest.mark.parametrize("ending", ["fails", "is cancelled"])
+def test_queue_starts_the_next_call_after_the_running_one_fails_or_is_cancelled(
+    qtbot: Any, qtasks_run: Any, ending: str
+) -> None:
+    """reentry='queue' starts the waiting call once the running one ends, however it ends."""
+    log: list[str] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(f"start {n}")
+            yield qtasks.run(gate)
+            if n == 1:
+                raise ValueError("first call broke")
+            return n
+
+    box = Box()
+    first, second = box.go(1), box.go(2)
+    assert gate.entered.wait(10)
+    assert ["start 1"] == log
+    if ending == "is cancelled":
+        assert first.cancel()
+        qtbot.waitUntil(first.done)
+        assert first.cancelled()
+        assert ["start 1", "start 2"] == log
+        gate.opened.set()
+    else:
+        gate.opened.set()
+        with pytest.raises(ValueError, match="first call broke"):
+            qtasks_run(first)
+    assert 2 == qtasks_run(second)
+    assert ["start 1", "start 2"] == log
+
+
+def test_deleting_the_owner_cancels_queued_calls(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """Queued calls of a deleted owner are cancelled and never start."""
+    log: list[int] = []
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            log.append(n)
+            yield qtasks.run(gate)
+
+    box = Box()
+    handles = [box.go(n) for n in range(3)]
+    sip.delete(box)
+    assert all(handle.cancelled() for handle in handles)
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [0] == log
+    assert [] == hook_calls
+
+
+def test_each_queued_slot_call_adds_a_constant_number_of_watchers(qtasks_run: Any) -> None:
+    """reentry="queue" chains the calls: the running call is not watched once per waiting call."""
+    gate = Gate()
+
+    class Box(QObject):
+        @qtasks.slot(reentry="queue")
+        def go(self, n: int) -> Any:
+            yield qtasks.run(gate)
+            return n
+
+    box = Box()
+    calls = [box.go(n) for n in range(200)]
+    watchers = [len(call._callbacks or ()) for call in calls]
+    gate.opened.set()
+    assert list(range(200)) == qtasks_run(qtasks.gather(*calls), timeout=30)
+    assert max(watchers) <= 4, watchers[:5]
+
+
+class Normalizing(QLineEdit):
+    """A line edit whose slot rewrites the text, which emits textChanged into the same slot."""
+
+    def __init__(self, reentry: str) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.normalize = qtasks.slot(reentry=reentry)(Normalizing._normalize)
+        self.textChanged.connect(lambda text: self.normalize(self, text))
+
+    def _normalize(self, text: str) -> Any:
+        self.log.append(f"start {text}")
+        self.setText(text.upper())
+        yield qtasks.sleep(0)
+        self.log.append(f"end {text}")
+
+
+@pytest.mark.parametrize(
+    ("reentry", "expected"),
+    [
+        ("ignore", ["start abc", "end abc"]),
+        ("queue", ["start abc", "end abc", "start ABC", "end ABC"]),
+        ("restart", ["start abc", "start ABC", "end ABC"]),
+    ],
+)
+def test_reentry_policy_applies_to_a_call_made_before_the_first_suspension(
+    qtasks_run: Any, qtbot: Any, reentry: str, expected: list[str]
+) -> None:
+    """A slot re-entered from its own first step sees the running call, as its reentry policy says."""
+    edit = Normalizing(reentry)
+    qtbot.addWidget(edit)
+    edit.setText("abc")
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert expected == edit.log
+
+
+def test_reentry_is_per_owner(qtbot: Any) -> None:
+    """Two owners of an 'ignore' slot each run their own call."""
+    gate = Gate()
+
+    started: list[str] = []
+
+    class Box(QObject):
+        @qtasks.slot(reentry="ignore")
+        def go(self) -> Any:
+            started.append(self.objectName())
+            yield qtasks.run(gate)
+
+    one, two = Box(objectName="one"), Box(objectName="two")
+    first, second = one.go(), two.go()
+    assert first is not second
+    assert first is one.go()
+    assert ["one", "two"] == started
+    gate.opened.set()
+    qtbot.waitUntil(lambda: not qtasks.running())
+    assert [False, False] == [first.cancelled(), second.cancelled()]
 
 
 def test_plain_function_reentry_is_per_function(qtasks_run: Any) -> None:
@@ -828,220 +1140,3 @@ def test_a_staticmethod_slot_is_not_owned_by_its_first_argument(qtasks_run: Any)
     assert not handle.done()
     gate.opened.set()
     assert "first" == qtasks_run(handle)
-
-
-def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
-    """Once its slots are done, qtasks holds no reference that keeps the QObject alive."""
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            yield qtasks.run(str, 1)
-
-    box = Box()
-    qtasks_run(box.go())
-    qtasks_run(qtasks.sleep(0))
-    ref = weakref.ref(box)
-    del box
-    gc.collect()
-    assert ref() is None
-
-
-def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
-    qtbot: Any, hook_calls: list[BaseException]
-) -> None:
-    """@pyqtSlot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
-    gate = Gate()
-    log: list[str] = []
-
-    class Box(QPushButton):
-        @pyqtSlot()
-        @qtasks.slot
-        def on_click(self) -> Any:
-            try:
-                yield qtasks.run(gate)
-            finally:
-                log.append("finally")
-                self.setText("idle")  # cancelled before deleteLater deletes it
-                log.append("saw the box")
-
-    box = Box()
-    box.clicked.connect(box.on_click)
-    box.click()
-    assert gate.entered.wait(10)
-    with qtbot.waitSignal(box.destroyed):
-        box.deleteLater()
-    assert ["finally", "saw the box"] == log
-    gate.opened.set()
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert [] == hook_calls
-
-
-def test_a_slot_that_deletes_its_own_owner_stops_at_its_next_wait(
-    qtbot: Any, hook_calls: list[BaseException]
-) -> None:
-    """A slot deleting its own owner runs on to its next yield, where it is cancelled."""
-    log: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            sip.delete(self)
-            log.append("after delete")
-            try:
-                yield qtasks.run(str, 1)
-                log.append("resumed")
-            finally:
-                log.append("finally")
-
-    handle = Box().go()
-    assert ["after delete", "finally"] == log
-    assert handle.cancelled()
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert [] == hook_calls
-
-
-def test_a_slot_ignoring_cancellation_does_not_freeze_the_gui(
-    qtbot: Any, hook_calls: list[BaseException]
-) -> None:
-    """A slot that swallows every CancelledError after deleting its owner ends when its waits run out."""
-    log: list[str] = []
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self) -> Any:
-            sip.delete(self)
-            for _ in range(20):
-                try:
-                    yield qtasks.sleep(0)
-                except qtasks.CancelledError:
-                    log.append("swallowed")
-            log.append("gave up")
-
-    handle = Box().go()
-    qtbot.waitUntil(handle.done)
-    assert 20 * ["swallowed"] + ["gave up"] == log
-    assert [] == hook_calls
-
-
-def test_a_defaulted_parameter_is_filled_by_keyword(qtbot: Any) -> None:
-    """A direct caller passes a parameter that has a default by keyword; positional extras are dropped."""
-    panel = Panel()
-    qtbot.addWidget(panel)
-    panel.on_text_with_default("x", flag="given")
-    panel.on_text_with_default("y", "dropped")
-    assert [("x", "given"), ("y", "default")] == panel.log
-    qtbot.waitUntil(lambda: not qtasks.running())
-
-
-@pytest.mark.parametrize("how", ["sip.delete", "parent deleted", "deleteLater"])
-def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qtlog: Any, how: str) -> None:
-    """A slot awaiting a signal of its own owner is cancelled with the owner, and Qt prints no warning."""
-
-    class Box(QObject):
-        changed = pyqtSignal()
-
-        @qtasks.slot
-        def go(self) -> Any:
-            yield qtasks.wait_signal(self.changed)
-
-    parent = QObject()
-    box = Box(parent)
-    handle = box.go()
-    if how == "parent deleted":
-        sip.delete(parent)  # at once, as a C++ parent deletes its children
-    else:
-        delete(qtbot, box, parent, how)
-    assert handle.cancelled()
-    assert [] == [record.message for record in qtlog.records]
-
-
-def test_by_default_a_second_call_runs_alongside_the_first(qtbot: Any, qtasks_run: Any) -> None:
-    """Without reentry=, a second call on the same owner starts at once and both run to their end."""
-    log: list[str] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot
-        def go(self, n: int) -> Any:
-            log.append(f"start {n}")
-            yield qtasks.run(gate, n)
-            log.append(f"end {n}")
-            return n
-
-    box = Box()
-    first, second = box.go(1), box.go(2)
-    assert first is not second
-    assert ["start 1", "start 2"] == log
-    gate.opened.set()
-    assert [1, 2] == qtasks_run(qtasks.gather(first, second))
-    assert ["end 1", "end 2"] == sorted(log[2:])
-
-
-@pytest.mark.parametrize("ending", ["fails", "is cancelled"])
-def test_queue_starts_the_next_call_after_the_running_one_fails_or_is_cancelled(
-    qtbot: Any, qtasks_run: Any, ending: str
-) -> None:
-    """reentry='queue' starts the waiting call once the running one ends, however it ends."""
-    log: list[str] = []
-    gate = Gate()
-
-    class Box(QObject):
-        @qtasks.slot(reentry="queue")
-        def go(self, n: int) -> Any:
-            log.append(f"start {n}")
-            yield qtasks.run(gate)
-            if n == 1:
-                raise ValueError("first call broke")
-            return n
-
-    box = Box()
-    first, second = box.go(1), box.go(2)
-    assert gate.entered.wait(10)
-    assert ["start 1"] == log
-    if ending == "is cancelled":
-        assert first.cancel()
-        qtbot.waitUntil(first.done)
-        assert first.cancelled()
-        assert ["start 1", "start 2"] == log
-        gate.opened.set()
-    else:
-        gate.opened.set()
-        with pytest.raises(ValueError, match="first call broke"):
-            qtasks_run(first)
-    assert 2 == qtasks_run(second)
-    assert ["start 1", "start 2"] == log
-
-
-def test_a_failure_the_slot_unwinds_from_is_reported_even_if_its_finally_meets_the_deleted_owner(
-    qtbot: Any, hook_calls: list[BaseException]
-) -> None:
-    """A helper's failure is reported once, though the slot's finally then meets the deleted owner."""
-    gate = Gate()
-    log: list[str] = []
-
-    class Window(QWidget):
-        @qtasks.coroutine
-        def load(self) -> Any:
-            try:
-                yield qtasks.run(gate)
-            finally:
-                raise ValueError("helper clean-up broke")
-
-        @qtasks.slot
-        def on_load(self) -> Any:
-            try:
-                yield self.load()
-            finally:
-                log.append("slot finally")
-                self.setWindowTitle("idle")  # the owner is gone: this raises
-
-    window = Window()
-    handle = window.on_load()
-    sip.delete(window)
-    gate.opened.set()
-    qtbot.waitUntil(lambda: bool(hook_calls))
-    qtbot.waitUntil(lambda: not qtasks.running())
-    assert ["slot finally"] == log
-    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
-    assert handle.done()

@@ -12,15 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PyQt5.QtCore import QObject
-from support import run_pytest
+from support import double, run_pytest
 
 import qtasks
 from qtasks import _pool
 from qtasks.testing import CANCEL, COMPLETE, FAIL, ManualPool, drive, manual_pool
-
-
-def double(x: int) -> int:
-    return 2 * x
 
 
 def test_tasks_wait_in_pending_until_completed(qtasks_manual_pool: ManualPool) -> None:

@@ -1,0 +1,209 @@
+"""gather and wait: results in argument order, the first failure, return_exceptions, return_when.
+
+timeout() is tested with the rest of the QTimer glue, in test_qt.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from support import Gate, double, fail_with_value_error
+
+import qtasks
+
+# -- gather -------------------------------------------------------------------
+
+
+def test_gather_ten_thousand_results_in_order(qtasks_run: Any) -> None:
+    """gather returns every result in argument order."""
+
+    @qtasks.coroutine
+    def body() -> Any:
+        return (yield qtasks.gather(*(qtasks.run(double, i) for i in range(10_000))))
+
+    assert [2 * i for i in range(10_000)] == qtasks_run(body(), timeout=60)
+
+
+def test_gather_of_nothing_is_an_empty_list(qtasks_run: Any) -> None:
+    """gather() gives []."""
+    assert [] == qtasks_run(qtasks.gather())
+
+
+def test_gather_first_failure_raises_and_cancels_the_rest(qtasks_run: Any) -> None:
+    """The first child to fail fails the gather and cancels its siblings."""
+    gate = Gate()
+    failing = qtasks.run(fail_with_value_error, 3)
+    blocked = qtasks.run(gate)
+    gathered = qtasks.gather(blocked, failing)
+    with pytest.raises(ValueError, match="bad value 3"):
+        qtasks_run(gathered)
+    assert blocked.cancelled()
+    gate.opened.set()
+
+
+def test_gather_return_exceptions_puts_them_in_the_list(qtasks_run: Any) -> None:
+    """With return_exceptions the exceptions take their places in the results."""
+    results = qtasks_run(
+        qtasks.gather(qtasks.run(double, 1), qtasks.run(fail_with_value_error, 2), return_exceptions=True)
+    )
+    assert 2 == results[0]
+    assert isinstance(results[1], ValueError)
+
+
+def test_cancelling_a_gather_cancels_its_children(qtasks_run: Any) -> None:
+    """Cancelling the gather cancels every child."""
+    gate = Gate()
+    children = [qtasks.run(gate) for _ in range(4)]
+    gathered = qtasks.gather(*children)
+    assert gathered.cancel()
+    assert all(child.cancelled() for child in children)
+    with pytest.raises(qtasks.CancelledError):
+        gathered.result()
+    gate.opened.set()
+
+
+def test_gather_runs_plain_async_def_coroutine_objects(qtasks_run: Any) -> None:
+    """gather() accepts the coroutine object of an undecorated async def and runs it on the GUI thread."""
+    threads: list[int] = []
+
+    async def plain(x: int) -> int:
+        threads.append(threading.get_ident())
+        value: int = await qtasks.run(double, x)
+        threads.append(threading.get_ident())
+        return value
+
+    assert [2, 4] == qtasks_run(qtasks.gather(plain(1), plain(2)))
+    assert 4 * [threading.get_ident()] == threads
+
+
+# -- gather's arguments -------------------------------------------------------
+
+
+def test_gather_rejects_non_awaitables() -> None:
+    """gather names the argument that cannot be awaited."""
+    with pytest.raises(TypeError, match=r"argument 1 is 'x'"):
+        qtasks.gather(qtasks.gather(), "x")
+
+
+def test_gather_given_a_list_says_to_unpack_it(qtasks_run: Any) -> None:
+    """gather([t1, t2]) by mistake names the list and shows gather(*tasks)."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=r"argument 0 is \[<ThreadTask double\(\).*unpack.*gather\(\*tasks\)"):
+        qtasks.gather([task])
+    assert 2 == qtasks_run(task)
+
+
+def test_gather_of_a_plain_generator_says_to_decorate_it() -> None:
+    """gather() refuses a generator object that is not a qtasks coroutine and says how to make it one."""
+
+    def plain() -> Any:
+        yield qtasks.sleep(0)
+
+    generator = plain()
+    with pytest.raises(TypeError, match=r"<generator object.*decorate its function with @qtasks"):
+        qtasks.gather(generator)
+    generator.close()
+
+
+def test_gather_with_a_bad_argument_starts_no_coroutine(qapp: Any) -> None:
+    """gather() validates every argument before it starts any coroutine object."""
+    started: list[str] = []
+
+    async def child() -> None:
+        started.append("started")
+
+    coro = child()
+    with pytest.raises(TypeError, match="argument 1 is 'x'"):
+        qtasks.gather(coro, "x")
+    coro.close()
+    assert [] == started
+
+
+# -- wait ---------------------------------------------------------------------
+
+
+def test_wait_first_completed(qtasks_run: Any) -> None:
+    """wait(FIRST_COMPLETED) returns as soon as one task is done, cancelling nothing."""
+    gate = Gate()
+    fast = qtasks.run(double, 1)
+    slow = qtasks.run(gate)
+    done, pending = qtasks_run(qtasks.wait([slow, fast], return_when=qtasks.FIRST_COMPLETED))
+    assert {fast} == done
+    assert {slow} == pending
+    assert not slow.cancelled()
+    gate.opened.set()
+    qtasks_run(slow)
+
+
+def test_wait_first_exception_and_all_completed(qtasks_run: Any) -> None:
+    """FIRST_EXCEPTION returns on a failure; ALL_COMPLETED waits for everything."""
+    gate = Gate()
+    bad = qtasks.run(fail_with_value_error, 1)
+    slow = qtasks.run(gate)
+    done, pending = qtasks_run(qtasks.wait([slow, bad], return_when=qtasks.FIRST_EXCEPTION))
+    assert ({bad}, {slow}) == (done, pending)
+    gate.opened.set()
+    done, pending = qtasks_run(qtasks.wait([slow, bad]))
+    assert ({slow, bad}, set()) == (done, pending)
+    assert "bad value 1" == str(bad.exception())  # the caller's to read
+
+
+def test_wait_first_exception_stays_pending_after_a_success(qtasks_manual_pool: Any) -> None:
+    """wait(return_when=FIRST_EXCEPTION) does not return when a success finishes first."""
+    ok, bad, slow = (qtasks.run(double, i) for i in range(3))
+    waiting = qtasks.wait([ok, bad, slow], return_when=qtasks.FIRST_EXCEPTION)
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        results.append((yield waiting))
+
+    body()
+    qtasks_manual_pool.complete(ok)
+    assert not waiting.done()
+    assert [] == results
+    qtasks_manual_pool.fail(bad, ValueError("broken"))
+    assert [({ok, bad}, {slow})] == results
+    assert isinstance(bad.exception(), ValueError)
+    slow.cancel()
+
+
+def test_wait_on_nothing_is_done_at_once(qtasks_run: Any) -> None:
+    """wait([]) finishes at once with two empty sets, whatever return_when says."""
+    for when in (qtasks.ALL_COMPLETED, qtasks.FIRST_COMPLETED, qtasks.FIRST_EXCEPTION):
+        assert (set(), set()) == qtasks_run(qtasks.wait([], return_when=when))
+
+
+def test_wait_given_the_same_task_twice_finishes(qtasks_run: Any) -> None:
+    """wait() treats its awaitables as a set, as asyncio.wait does: a repeated task is waited on once."""
+    task = qtasks.run(double, 1)
+    done, pending = qtasks_run(qtasks.wait([task, task]), timeout=2)
+    assert ({task}, set()) == (done, pending)
+
+
+def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
+    """wait() given one task twice returns once that task is done instead of waiting forever."""
+    task = qtasks.run(int, 1)
+    done, pending = qtasks_run(qtasks.wait([task, task]))
+    assert ({task}, set()) == (done, pending)
+
+
+def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:
+    """A finished wait's repr still says how many tasks it waited on."""
+    waited = qtasks.wait([qtasks.run(int, "1"), qtasks.run(int, "2")])
+    qtasks_run(waited)
+    assert "ALL_COMPLETED of 2" in repr(waited)
+
+
+def test_wait_rejects_an_unknown_condition() -> None:
+    """A misspelt return_when names the constants to use."""
+    with pytest.raises(ValueError, match=r"qtasks\.FIRST_COMPLETED"):
+        qtasks.wait([], return_when="FIRST")
+
+
+def test_wait_rejects_a_condition_that_is_not_a_constant() -> None:
+    """A return_when of the wrong type names the constants instead of failing on hashing."""
+    with pytest.raises(ValueError, match=r"return_when=\['FIRST_COMPLETED'\]\): use qtasks\.ALL_COMPLETED"):
+        qtasks.wait([], return_when=["FIRST_COMPLETED"])  # type: ignore[arg-type]
