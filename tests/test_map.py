@@ -123,20 +123,38 @@ def test_an_endless_generator_ends_on_the_first_failure(qtasks_run: Any) -> None
         qtasks_run(qtasks.map(fail_at_ten, itertools.count()), timeout=30)
 
 
-def test_failure_carries_the_worker_exception_and_stops_pulling(qtasks_run: Any) -> None:
+def test_failure_carries_the_worker_exception_and_stops_pulling(qtasks_run: Any, qapp: Any) -> None:
     """The first failure fails the map with the worker's own exception; no more items are pulled."""
     pulled: list[int] = []
+    later = threading.Event()
 
     def source() -> Iterator[int]:
         for i in range(100_000):
             pulled.append(i)
             yield i
 
-    task = qtasks.map(fail_at_ten, source(), window=8)
-    with pytest.raises(ValueError, match="bad item 10") as info:
-        qtasks_run(task)
+    def fail_at_ten_before_later_items(x: int) -> int:
+        # Why: a result that arrives frees a place in the window even when an
+        # earlier item is still running, so items after the failing one, had
+        # they finished first, would let the map pull more than this bound.
+        if x > 10:
+            later.wait(10)
+        return fail_at_ten(x)
+
+    task = qtasks.map(fail_at_ten_before_later_items, source(), window=8)
+    try:
+        with pytest.raises(ValueError, match="bad item 10") as info:
+            qtasks_run(task)
+    finally:
+        later.set()
+    pulled_at_failure = len(pulled)
     assert "fail_at_ten" == info.traceback[-1].name
-    assert len(pulled) <= 10 + 1 + 8
+    assert pulled_at_failure <= 10 + 1 + 8
+    # The items that waited now end; their late results must not pull more.
+    assert QThreadPool.globalInstance().waitForDone(10_000)
+    for _ in range(5):
+        qapp.processEvents()
+    assert pulled_at_failure == len(pulled)
 
 
 def test_the_iterable_failing_fails_the_map(qtasks_run: Any) -> None:
