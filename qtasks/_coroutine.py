@@ -113,10 +113,12 @@ class CoroutineTask(Task[T]):
         GUI thread; does nothing once the coroutine is done. For an owner that
         is about to disappear (a QObject being deleted): its `finally` blocks
         must run while it still exists. `cancel_walk(now=True)` cancels what
-        the coroutine waits on first, innermost first; if that
-        failed in its clean-up, its exception is thrown in instead, as any
-        awaited task's would be. If the coroutine is running (it is deleting
-        its own owner), the throw happens at its next suspension instead.
+        the coroutine waits on first, innermost first. The coroutine gets
+        `CancelledError` even if that failed in its clean-up, as with
+        `cancel()`: it stopped waiting, so the failure stays unconsumed and is
+        reported (thrown in, it could be caught and the coroutine resume
+        normally after its owner is gone). If the coroutine is running (it is
+        deleting its own owner), the throw happens at its next suspension instead.
         """
         if self._state is not PENDING:
             return
@@ -130,14 +132,10 @@ class CoroutineTask(Task[T]):
         # Why: forgetting the child first makes its late wake-up, and the
         # _resume_cancelled an earlier cancel() queued, no-ops.
         self._waiting_on = None
-        exc: BaseException = CancelledError()
         if waiting is not None:
-            if waiting._state is FAILED:
-                exc = waiting._outcome()[1] or exc
-            else:
-                waiting.cancel()
+            waiting.cancel()  # a no-op if it has ended
         self._must_cancel = False
-        self._step(None, exc)
+        self._step(None, CancelledError())
 
     def _resume_cancelled(self) -> None:
         if self._state is PENDING and self._waiting_on is None:

@@ -517,7 +517,7 @@ def test_an_error_in_the_clean_up_of_a_coroutine_the_slot_waits_on_is_reported(
     gate.opened.set()
     qtbot.waitUntil(lambda: bool(hook_calls))
     assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
-    assert handle.done()
+    assert handle.cancelled()
     qtbot.waitUntil(lambda: not qtasks.running())
 
 
@@ -763,6 +763,37 @@ def test_a_failure_the_slot_unwinds_from_is_reported_even_if_its_finally_meets_t
     assert ["slot finally"] == log
     assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
     assert handle.done()
+
+
+def test_a_slot_is_cancelled_with_its_owner_though_what_it_awaits_fails_in_its_clean_up(
+    qtasks_run: Any, hook_calls: list[BaseException]
+) -> None:
+    """A slot whose awaited coroutine fails while unwinding ends cancelled, and that failure is reported."""
+    log: list[Any] = []
+
+    @qtasks.coroutine
+    async def helper() -> None:
+        try:
+            await qtasks.sleep(3600)
+        except qtasks.CancelledError:
+            raise ValueError("helper clean-up broke") from None
+
+    class Box(QObject):
+        @qtasks.slot
+        async def go(self) -> Any:
+            try:
+                return await helper()
+            except ValueError as exc:
+                log.append(f"slot caught {exc}")
+                return "resumed normally"
+
+    box = Box()
+    handle = box.go()
+    sip.delete(box)
+    assert handle.cancelled()
+    assert [] == log
+    settle(qtasks_run)
+    assert ["helper clean-up broke"] == [str(exc) for exc in hook_calls]
 
 
 # -- reentry ------------------------------------------------------------------
