@@ -371,7 +371,10 @@ def apply(brk: Break, copy: Path, *, write: bool = True) -> None:
     """
     for relative in brk.first:
         if not (copy / relative).is_file():
-            msg = f"break {brk.name!r}: its first test file {relative} does not exist; name the one that tests it"
+            msg = (
+                f"break {brk.name!r}: its first test file {relative} does not exist; "
+                "name the one that tests it"
+            )
             raise StaleBreakError(msg)
     for relative, old, new in brk.edits:
         path = copy / relative
