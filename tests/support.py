@@ -29,9 +29,10 @@ def run_python(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python *args` in a fresh process, headless, with the repository's qtasks importable.
 
-    `path`: more folders for PYTHONPATH, before the repository.
+    `path`: more folders for PYTHONPATH, before the repository. tests/ comes
+    last, for `from qt import ...` (the binding qtasks runs on).
     """
-    pythonpath = os.pathsep.join(str(folder) for folder in (*path, ROOT))
+    pythonpath = os.pathsep.join(str(folder) for folder in (*path, ROOT, ROOT / "tests"))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": pythonpath}
     return subprocess.run(
         [sys.executable, *args],

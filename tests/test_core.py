@@ -11,7 +11,7 @@ import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QThread, QThreadPool
+from qt import QThread, QThreadPool
 from support import Gate, run_python
 
 import qtasks
@@ -398,7 +398,7 @@ def test_cancel_running_sets_the_flag_and_wakes_the_awaiter_at_once(qtasks_run: 
 
 def test_finally_re_enables_the_button_after_cancel(qtasks_run: Any, qtbot: Any) -> None:
     """A cancelled slot's finally block runs: the button is enabled again."""
-    from PyQt5.QtWidgets import QPushButton
+    from qt import QPushButton
 
     button = QPushButton("Open")
     gate = Gate()
@@ -702,7 +702,7 @@ def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> Non
 
 IMPORT_STATE = """
 import gc, json, signal, sys, threading, warnings
-from PyQt5.QtCore import QCoreApplication, QThreadPool
+from qt import QCoreApplication, QThreadPool
 
 def snapshot():
     handlers = {}

@@ -8,9 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from PyQt5 import sip
-from PyQt5.QtCore import QObject, QTimer, pyqtSignal
-from PyQt5.QtWidgets import QPushButton
+from qt import QObject, QPushButton, QTimer, Signal, sip
 from support import Gate
 
 import qtasks
@@ -18,7 +16,7 @@ from qtasks import _qt, _runtime
 
 
 class Emitter(QObject):
-    pair = pyqtSignal(int, str)
+    pair = Signal(int, str)
 
 
 def live_timers() -> list[QTimer]:

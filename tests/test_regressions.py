@@ -9,9 +9,7 @@ import weakref
 from typing import Any
 
 import pytest
-from PyQt5 import sip
-from PyQt5.QtCore import QEventLoop, QObject, QTimer
-from PyQt5.QtWidgets import QLineEdit
+from qt import QEventLoop, QLineEdit, QObject, QTimer, sip
 from support import Gate
 
 import qtasks
@@ -583,7 +581,7 @@ def test_a_hook_with_a_nested_event_loop_sees_coroutines_resume_when_a_delivery_
         give_up.setSingleShot(True)
         give_up.timeout.connect(loop.quit)
         give_up.start(5000)
-        loop.exec_()
+        loop.exec()
         give_up.stop()
         resumed_in_hook.append(nap.done())
         nap.cancel()
