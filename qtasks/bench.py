@@ -294,7 +294,7 @@ class _StallMeter(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(1)
         self.timer.timeout.connect(self._tick)
         self.last = 0.0
