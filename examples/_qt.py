@@ -13,7 +13,8 @@ from typing import Any
 import qtasks
 
 _PACKAGE = {"pyqt5": "PyQt5", "pyqt6": "PyQt6", "pyside6": "PySide6"}[qtasks.QT_API]
-_MODULES = [importlib.import_module(f"{_PACKAGE}.{name}") for name in ("QtCore", "QtWidgets", "QtGui", "QtTest")]
+_NAMES = ("QtCore", "QtWidgets", "QtGui", "QtTest")
+_MODULES = [importlib.import_module(f"{_PACKAGE}.{name}") for name in _NAMES]
 _CORE = _MODULES[0]
 Signal = getattr(_CORE, "pyqtSignal", None) or _CORE.Signal
 Slot = getattr(_CORE, "pyqtSlot", None) or _CORE.Slot

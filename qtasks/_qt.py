@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Callable, Final, TypeVar
 
 from . import _runtime
-from ._binding import BoundSignal, QMetaObject, QObject, Qt, QTimer
+from ._binding import QT_API, BoundSignal, QMetaObject, QObject, Qt, QTimer
 from ._bridge import report
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
@@ -132,7 +132,9 @@ def sleep(seconds: float) -> SleepTask:
 
 
 def _sender_id(signal: BoundSignal) -> int | None:
-    """Return id() of the signal's sender, read from the repr, or None."""
+    """Return id() of the signal's sender, read from the repr, or None (always on PySide6)."""
+    if QT_API == "pyside6":
+        return None
     text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
     try:
         return int(text.rstrip(">").rsplit(" ", 1)[-1], 16)
@@ -142,6 +144,11 @@ def _sender_id(signal: BoundSignal) -> int | None:
 
 def _signal_name(signal: BoundSignal) -> str:
     text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
+    if QT_API == "pyside6":
+        # <PySide6.QtCore.SignalInstance clicked() at 0x...>: PySide6 does not
+        # say whose signal it is, nor give the sender.
+        parts = text.split(" ")
+        return parts[1] if len(parts) == 4 else text
     signature = getattr(signal, "signal", "")
     signature = signature[1:] if signature[:1].isdigit() else signature
     parts = text.split(" ")

@@ -82,8 +82,15 @@ _LIFETIMES: _ByIdentity[_Lifetime] = _ByIdentity()
 
 
 def _owner_gone_error(exc: BaseException | None) -> bool:
-    """Tell whether `exc` only says that a wrapped C++ object was deleted."""
-    return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
+    """Tell whether `exc` only says that a wrapped C++ object was deleted.
+
+    PyQt: "wrapped C/C++ object of type X has been deleted"; PySide6:
+    "Internal C++ object (X) already deleted."
+    """
+    if not isinstance(exc, RuntimeError):
+        return False
+    text = str(exc)
+    return "has been deleted" in text or "already deleted" in text
 
 
 class _Lifetime(QObject):

@@ -11,7 +11,21 @@ from typing import Any
 
 from qtasks._binding import QT_API, BoundSignal, Signal, Slot, delete, exec_loop, is_deleted, module
 
-__all__ = ["QT_API", "BoundSignal", "Signal", "Slot", "delete", "exec_loop", "is_deleted", "sip"]
+__all__ = [
+    "CLICKED_ARGS",
+    "CLICKED_NAME",
+    "EMITTER_PAIR",
+    "QT_API",
+    "BoundSignal",
+    "Signal",
+    "Slot",
+    "clicked_for",
+    "delete",
+    "exec_loop",
+    "is_deleted",
+    "receivers",
+    "sip",
+]
 
 _MODULES = [module(name) for name in ("QtCore", "QtWidgets", "QtGui", "QtTest")]
 
@@ -29,3 +43,26 @@ class sip:  # noqa: N801 - stands in for the module the tests were written with
 
     delete = staticmethod(delete)
     isdeleted = staticmethod(is_deleted)
+
+
+def receivers(obj: Any, signal: Any) -> int:
+    """How many connections `signal` of `obj` has (PySide6 wants the signature as text)."""
+    if QT_API == "pyside6":
+        return int(obj.receivers("2" + repr(signal).split(" ")[1]))
+    return int(obj.receivers(signal))
+
+
+# PySide6's `button.clicked` is the overload without arguments, `clicked()`;
+# PyQt's is `clicked(bool)`. `button.clicked[bool]` is `clicked(bool)` on all three.
+CLICKED_NAME = "clicked()" if QT_API == "pyside6" else "QPushButton.clicked(bool)"
+# PySide6 does not say whose signal it is: wait_signal names it by its signature alone.
+EMITTER_PAIR = "pair(int,QString)" if QT_API == "pyside6" else "Emitter.pair(int,QString)"
+CLICKED_ARGS: tuple[bool, ...] = () if QT_API == "pyside6" else (False,)
+
+
+def clicked_for(button: Any, slot_takes_bool: bool) -> Any:
+    """The clicked signal to connect a slot to.
+
+    PyQt picks `clicked(bool)` from the slot's @Slot(bool); PySide6 needs `clicked[bool]`.
+    """
+    return button.clicked[bool] if slot_takes_bool and QT_API == "pyside6" else button.clicked

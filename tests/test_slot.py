@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 import pytest
-from qt import QLabel, QLineEdit, QObject, QPushButton, Qt, QThread, QWidget, Signal, Slot, sip
+from qt import QLabel, QLineEdit, QObject, QPushButton, Qt, QThread, QWidget, Signal, Slot, clicked_for, sip
 from support import Gate
 
 import qtasks
@@ -181,7 +181,7 @@ def test_pyqtslot_stacked_slots_take_clicked_and_return_the_handle(
 ) -> None:
     """clicked reaches a slot stacked with @Slot() or @Slot(bool); a direct call gets the handle."""
     button = Clicks()
-    button.clicked.connect(getattr(button, name))
+    clicked_for(button, name.endswith("_bool")).connect(getattr(button, name))
     button.click()
     expected = {
         "outside_no_args": "outside ()",
