@@ -48,10 +48,12 @@ __all__ = [
     "Qt",
     "Signal",
     "Slot",
+    "choose",
     "delete",
     "exec_loop",
     "is_deleted",
     "module",
+    "refusal",
     "version",
 ]
 
@@ -59,25 +61,32 @@ __all__ = [
 API_NAMES: Final = {"pyqt5": "PyQt5", "pyqt6": "PyQt6", "pyside6": "PySide6"}
 
 
-def _crash_check(api: str) -> None:
-    """Refuse a binding version known to crash qtasks, before anything runs on it."""
-    if api != "pyside6" or sys.version_info[:2] != (3, 11):
-        return
-    try:
-        version = metadata.version("PySide6-Essentials")
-    except metadata.PackageNotFoundError:
-        try:
-            version = metadata.version("PySide6")
-        except metadata.PackageNotFoundError:
-            return
-    if version == "6.12.0":
-        msg = (
+def refusal(api: str, python: tuple[int, int], version: str) -> str | None:
+    """The reason qtasks refuses binding `api` at `version` under Python `python`, or None.
+
+    PySide6-Essentials 6.12.0 on Python 3.11 aborts the process ("none_dealloc:
+    refcount error") as soon as a Python callable runs on a QThreadPool thread;
+    6.11.3 on 3.11, and 6.12.0 on 3.12 and 3.13, run it fine.
+    """
+    if api == "pyside6" and python == (3, 11) and version == "6.12.0":
+        return (
             f"qtasks cannot run on PySide6 {version} with Python 3.11: it aborts the process "
             "('refcount error') as soon as Python code runs on a QThreadPool thread. "
             "Install PySide6-Essentials 6.11.3 (PySide6-Essentials==6.11.3), "
             "or use Python 3.12 or newer"
         )
-        raise ImportError(msg)
+    return None
+
+
+def _installed_version(api: str) -> str:
+    """The installed distribution's version of binding `api`, "" if unknown."""
+    names = ("PySide6-Essentials", "PySide6") if api == "pyside6" else (API_NAMES[api],)
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return ""
 
 
 def choose(environ: dict[str, str] | None = None, modules: dict[str, object] | None = None) -> str:
@@ -131,7 +140,9 @@ if TYPE_CHECKING:
     QT_API: str
 else:
     QT_API = choose()
-    _crash_check(QT_API)
+    _REFUSAL = refusal(QT_API, sys.version_info[:2], _installed_version(QT_API))
+    if _REFUSAL is not None:
+        raise ImportError(_REFUSAL)
     _PACKAGE = API_NAMES[QT_API]
     _QtCore = importlib.import_module(f"{_PACKAGE}.QtCore")
     QCoreApplication = _QtCore.QCoreApplication
