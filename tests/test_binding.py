@@ -56,11 +56,11 @@ def test_importing_qtasks_after_a_binding_uses_that_binding() -> None:
 
 
 def test_importing_qtasks_with_a_bad_qt_api_fails_naming_the_fix() -> None:
-    """`QT_API=qt6 python -c "import qtasks"` fails with ImportError naming the allowed values."""
+    """Importing qtasks with QT_API=qt6 fails with ImportError naming the allowed values."""
     code = "import os; os.environ['QT_API'] = 'qt6'; import qtasks"
     completed = run_python("-c", code)
     assert 1 == completed.returncode
-    """Importing qtasks with QT_API=qt6 fails with ImportError naming the allowed values."""
+    expected = "ImportError: QT_API='qt6' is not a Qt binding qtasks supports: use one of pyqt5, pyqt6, pyside6"
     assert expected in completed.stderr.splitlines()
 
 
