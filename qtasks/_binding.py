@@ -144,7 +144,14 @@ else:
     if _REFUSAL is not None:
         raise ImportError(_REFUSAL)
     _PACKAGE = API_NAMES[QT_API]
-    _QtCore = importlib.import_module(f"{_PACKAGE}.QtCore")
+    try:
+        _QtCore = importlib.import_module(f"{_PACKAGE}.QtCore")
+    except ModuleNotFoundError as _missing:
+        _msg = (
+            f"qtasks was asked for {_PACKAGE} (QT_API={os.environ.get('QT_API')!r}), which is not installed: "
+            f"install it (the {QT_API} extra of qt-qtasks brings it), or set QT_API to an installed binding"
+        )
+        raise ImportError(_msg) from _missing
     QCoreApplication = _QtCore.QCoreApplication
     QEvent = _QtCore.QEvent
     QEventLoop = _QtCore.QEventLoop

@@ -159,3 +159,16 @@ def test_a_pytest_qt_set_to_another_binding_is_refused_in_one_line(
     )
     assert 4 == proc.returncode, proc.stdout + proc.stderr
     assert expected in proc.stderr.splitlines()
+
+
+def test_qt_api_naming_a_binding_not_installed_says_what_to_install() -> None:
+    """QT_API naming a binding that is not installed fails with ImportError naming it and its extra."""
+    missing = [api for api, package in API_NAMES.items() if importlib.util.find_spec(package) is None]
+    if not missing:
+        pytest.skip("all three bindings are installed here")
+    api = missing[0]
+    completed = run_python("-c", f"import os; os.environ['QT_API'] = {api!r}; import qtasks")
+    assert 1 == completed.returncode
+    last = completed.stderr.splitlines()[-1]
+    assert f"ImportError: qtasks was asked for {API_NAMES[api]} (QT_API={api!r}), which is not installed" in last
+    assert f"the {api} extra of qt-qtasks" in last
