@@ -8,8 +8,7 @@ import time
 import traceback
 from typing import Any, Callable, Generator
 
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication
+from _qt import QApplication, QTimer
 
 import qtasks
 
@@ -44,7 +43,7 @@ def main(make_window: Callable[[], Any], script: Callable[[Any], Any], argv: lis
     window = make_window()
     window.show()
     if not smoke:
-        return app.exec_()
+        return app.exec()
 
     failures: list[BaseException] = []
 
@@ -78,7 +77,7 @@ def main(make_window: Callable[[], Any], script: Callable[[Any], Any], argv: lis
 
     QTimer.singleShot(0, start)
     QTimer.singleShot(SMOKE_TIMEOUT_S * 1000, too_slow)
-    code = app.exec_()
+    code = app.exec()
     if code == 0 and failures:
         code = 1
     if code == 0:

@@ -16,8 +16,8 @@ import sys
 import threading
 from typing import Any, Generator
 
+from _qt import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from _smoke import main, wait_until
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 import qtasks
 

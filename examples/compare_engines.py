@@ -26,8 +26,7 @@ try:
     import distributed
 except ImportError:
     sys.exit('examples/compare_engines.py needs Dask: pip install -e ".[dask]" in the qtasks checkout')
-from PyQt5.QtCore import QThreadPool
-from PyQt5.QtWidgets import QApplication
+from _qt import QApplication, QThreadPool
 
 import qtasks
 

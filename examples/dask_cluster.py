@@ -25,8 +25,7 @@ try:
     import distributed
 except ImportError:
     sys.exit('examples/dask_cluster.py needs Dask: pip install -e ".[dask]" in the qtasks checkout')
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from _qt import QApplication, QLabel, QProgressBar, QPushButton, QTimer, QVBoxLayout, QWidget
 
 import qtasks
 
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         window.show()
     try:
-        code = app.exec_()
+        code = app.exec()
     finally:
         qtasks.shutdown(timeout=5)
         client.close()

@@ -17,9 +17,8 @@ import threading
 import time
 from typing import Any, Generator
 
+from _qt import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTimer, QVBoxLayout, QWidget
 from _smoke import main, wait_until
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 import qtasks
 

@@ -15,8 +15,8 @@ import time
 import traceback
 from typing import Any, Generator
 
+from _qt import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 from _smoke import main, wait_until
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 import qtasks
 
@@ -84,7 +84,8 @@ class Window(QWidget):
             self.show_error(exc)
 
     def show_error(self, exc: BaseException) -> None:
-        box = QMessageBox(QMessageBox.Critical, "Worker failed", str(exc), QMessageBox.Ok, self)
+        ok = QMessageBox.StandardButton.Ok
+        box = QMessageBox(QMessageBox.Icon.Critical, "Worker failed", str(exc), ok, self)
         box.setDetailedText("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         self.error_box = box
         box.open()  # window-modal but not blocking: the event loop (and the smoke test) go on

@@ -14,9 +14,8 @@ import sys
 import time
 from typing import Any, Generator
 
+from _qt import QLabel, QLineEdit, QListWidget, QTest, QVBoxLayout, QWidget
 from _smoke import main, wait_until
-from PyQt5.QtTest import QTest
-from PyQt5.QtWidgets import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
 
 import qtasks
 

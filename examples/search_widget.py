@@ -16,8 +16,8 @@ import sys
 import time
 from typing import Any, Callable, Generator
 
+from _qt import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
 from _smoke import main, wait_until
-from PyQt5.QtWidgets import QLabel, QLineEdit, QListWidget, QVBoxLayout, QWidget
 
 import qtasks
 

@@ -1,4 +1,4 @@
-"""qtasks: keep a PyQt5 program responsive while it works.
+"""qtasks: keep a Qt program (PyQt5, PyQt6 or PySide6) responsive while it works.
 
 Functions run on a shared QThreadPool; coroutines that wait for them run on
 the GUI thread; gather fans out, cancel really cancels, and errors arrive with
@@ -8,6 +8,7 @@ read the modules.
 
 from __future__ import annotations
 
+from ._binding import QT_API
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
@@ -26,6 +27,7 @@ __all__ = [
     "ALL_COMPLETED",
     "FIRST_COMPLETED",
     "FIRST_EXCEPTION",
+    "QT_API",
     "CancelledError",
     "CoroutineTask",
     "ExecutorTask",

@@ -19,7 +19,7 @@ import traceback
 from collections import deque
 from typing import Callable
 
-from PyQt5.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+from ._binding import QObject, Qt, Signal, Slot
 
 __all__ = ["Bridge", "report"]
 
@@ -46,7 +46,7 @@ def report(exc: BaseException) -> None:
 class Bridge(QObject):
     """A deque drained on the GUI thread, woken by at most one pending signal."""
 
-    _wake = pyqtSignal()
+    _wake = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +62,7 @@ class Bridge(QObject):
         # meanwhile, from any thread, is run by the loop or caught by the
         # check at its end.
         self._in_delivery = False
-        self._wake.connect(self._drain, Qt.QueuedConnection)  # type: ignore[call-arg]
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
 
     def post(self, fn: Callable[[], object]) -> None:
         """Run `fn()` on the GUI thread soon, after everything posted before it.
@@ -142,7 +142,7 @@ class Bridge(QObject):
     # Why a declared slot: PyQt5 routes a connection to an undeclared method
     # through a proxy QObject living on the connecting thread, so a bridge
     # created off the GUI thread would drain on a thread with no event loop.
-    @pyqtSlot()
+    @Slot()
     def _drain(self) -> None:
         """Run queued calls for at most one budget, then yield to Qt. GUI thread."""
         outer = self._draining

@@ -11,8 +11,7 @@ import inspect
 import math
 from typing import Any, Awaitable, Final, TypeVar
 
-from PyQt5.QtCore import QCoreApplication, QEvent, QEventLoop, QThread, QTimer
-
+from ._binding import QCoreApplication, QEvent, QEventLoop, QThread, QTimer, exec_loop
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
 from ._qt import _MAX_INTERVAL_MS, _check_seconds
@@ -118,10 +117,11 @@ def _spin(task: Task[Any], seconds: float) -> None:
         timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
     task.add_done_callback(lambda _task: loop.quit())
     while not task.done() and not timed_out:
-        if loop.exec_() == _LOOP_REFUSED:
+        if exec_loop(loop) == _LOOP_REFUSED:
             # Why: once QApplication.quit() has run outside app.exec_()
             # (in a test of a Quit action, say), every QEventLoop returns
             # at once; the events are then processed here, as it would.
-            QCoreApplication.processEvents(QEventLoop.AllEvents | QEventLoop.WaitForMoreEvents)
-            QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+            flags = QEventLoop.ProcessEventsFlag
+            QCoreApplication.processEvents(flags.AllEvents | flags.WaitForMoreEvents)
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     timer.stop()

@@ -41,9 +41,9 @@ import time
 from typing import Any, Callable, Final, Iterable, Iterator, Protocol
 
 import attrs
-from PyQt5.QtCore import QTimer
 
 from . import _runtime
+from ._binding import QTimer
 from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name

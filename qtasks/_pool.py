@@ -38,10 +38,10 @@ import time
 from collections import OrderedDict, deque
 from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 
-from PyQt5.QtCore import QRunnable, QThreadPool
 from typing_extensions import ParamSpec
 
 from . import _runtime
+from ._binding import QRunnable, QThreadPool
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable

@@ -16,9 +16,8 @@ import math
 import weakref
 from typing import Any, Callable, Final, TypeVar
 
-from PyQt5.QtCore import QMetaObject, QObject, Qt, QTimer, pyqtBoundSignal
-
 from . import _runtime
+from ._binding import QT_API, BoundSignal, QMetaObject, QObject, Qt, QTimer
 from ._bridge import report
 from ._coroutine import as_task
 from ._errors import TimeoutError as QtasksTimeoutError
@@ -62,7 +61,7 @@ class _Deadline:
         self._remaining = seconds
         self._timer: QTimer | None = QTimer(_runtime.bridge())
         self._timer.setSingleShot(True)
-        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._fire)
         self._start()
 
@@ -132,8 +131,10 @@ def sleep(seconds: float) -> SleepTask:
     return SleepTask(value)
 
 
-def _sender_id(signal: pyqtBoundSignal) -> int | None:
-    """Return id() of the signal's sender, read from the repr, or None."""
+def _sender_id(signal: BoundSignal) -> int | None:
+    """Return id() of the signal's sender, read from the repr, or None (always on PySide6)."""
+    if QT_API == "pyside6":
+        return None
     text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
     try:
         return int(text.rstrip(">").rsplit(" ", 1)[-1], 16)
@@ -141,8 +142,13 @@ def _sender_id(signal: pyqtBoundSignal) -> int | None:
         return None
 
 
-def _signal_name(signal: pyqtBoundSignal) -> str:
+def _signal_name(signal: BoundSignal) -> str:
     text = repr(signal)  # <bound PYQT_SIGNAL clicked of QPushButton object at 0x...>
+    if QT_API == "pyside6":
+        # <PySide6.QtCore.SignalInstance clicked() at 0x...>: PySide6 does not
+        # say whose signal it is, nor give the sender.
+        parts = text.split(" ")
+        return parts[1] if len(parts) == 4 else text
     signature = getattr(signal, "signal", "")
     signature = signature[1:] if signature[:1].isdigit() else signature
     parts = text.split(" ")
@@ -188,7 +194,7 @@ class SignalTask(Task[tuple[Any, ...]]):
 
     __slots__ = ("_connection", "_deadline", "_listener", "_name", "_sender", "_signal", "_timeout")
 
-    def __init__(self, signal: pyqtBoundSignal, timeout: float | None, name: str) -> None:
+    def __init__(self, signal: BoundSignal, timeout: float | None, name: str) -> None:
         listener = _Listener(self)
         try:
             connection = signal.connect(listener)
@@ -196,7 +202,7 @@ class SignalTask(Task[tuple[Any, ...]]):
             msg = _gone_message(name)
             raise RuntimeError(msg) from exc
         super().__init__()
-        self._signal: pyqtBoundSignal | None = signal
+        self._signal: BoundSignal | None = signal
         self._connection: QMetaObject.Connection | None = connection
         self._name = name
         # Compared only with the ids of live objects in STATE.destroying.
@@ -254,7 +260,7 @@ class SignalTask(Task[tuple[Any, ...]]):
         return self._name
 
 
-def wait_signal(signal: pyqtBoundSignal, *, timeout: float | None = None) -> SignalTask:
+def wait_signal(signal: BoundSignal, *, timeout: float | None = None) -> SignalTask:
     """Return a task that finishes with the arguments (a tuple) of the signal's next emission.
 
     GUI thread. With `timeout`, it fails with `qtasks.TimeoutError` after that
@@ -262,7 +268,7 @@ def wait_signal(signal: pyqtBoundSignal, *, timeout: float | None = None) -> Sig
     naming the signal. It disconnects on every path. Raises TypeError for
     something that is not a bound signal, ValueError for a bad timeout.
     """
-    if not isinstance(signal, pyqtBoundSignal):
+    if not isinstance(signal, BoundSignal):
         msg = (
             f"qtasks.wait_signal() needs a bound signal such as button.clicked, got {signal!r}: "
             "pass the signal of an object, not of its class, and do not call it"

@@ -15,8 +15,7 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from PyQt5.QtCore import QCoreApplication, QThread
-
+from ._binding import QCoreApplication, QThread
 from ._bridge import Bridge, report
 
 if TYPE_CHECKING:

@@ -29,10 +29,8 @@ import inspect
 import weakref
 from typing import Any, Callable, Final, Generator, Generic, TypeVar, cast, overload
 
-from PyQt5 import sip
-from PyQt5.QtCore import QEvent, QObject, Qt
-
 from . import _runtime
+from ._binding import QEvent, QObject, Qt, is_deleted
 from ._bridge import report
 from ._coroutine import AnyCoroutine, CoroutineTask
 from ._errors import CancelledError
@@ -84,8 +82,15 @@ _LIFETIMES: _ByIdentity[_Lifetime] = _ByIdentity()
 
 
 def _owner_gone_error(exc: BaseException | None) -> bool:
-    """Tell whether `exc` only says that a wrapped C++ object was deleted."""
-    return isinstance(exc, RuntimeError) and "has been deleted" in str(exc)
+    """Tell whether `exc` only says that a wrapped C++ object was deleted.
+
+    PyQt: "wrapped C/C++ object of type X has been deleted"; PySide6:
+    "Internal C++ object (X) already deleted."
+    """
+    if not isinstance(exc, RuntimeError):
+        return False
+    text = str(exc)
+    return "has been deleted" in text or "already deleted" in text
 
 
 class _Lifetime(QObject):
@@ -105,7 +110,7 @@ class _Lifetime(QObject):
         # Per slot function: its pending calls.
         self.queues: dict[object, _CallQueue] = {}
         self._owner = weakref.ref(owner)
-        if sip.isdeleted(owner):
+        if is_deleted(owner):
             # A late signal into a slot of an object already gone: nothing may start.
             self.gone = True
         else:
@@ -114,7 +119,7 @@ class _Lifetime(QObject):
             # Why not the bound method: this object may be collected before
             # the owner is destroyed, and PyQt would then call a dead receiver.
             on_destroyed = functools.partial(_destroyed, weakref.ref(self))
-            owner.destroyed.connect(on_destroyed, Qt.DirectConnection)  # type: ignore[call-arg]
+            owner.destroyed.connect(on_destroyed, Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
 
     def track(self, task: CoroutineTask[Any]) -> None:
         if not self.tasks:
@@ -131,7 +136,7 @@ class _Lifetime(QObject):
     def _filter(self, *, install: bool) -> None:
         """Watch the owner's events only while it has coroutines: a filter costs every event."""
         owner = self._owner()
-        if owner is None or self.gone or sip.isdeleted(owner):
+        if owner is None or self.gone or is_deleted(owner):
             return
         if install:
             # Event filters only work within one thread; `destroyed` is the fallback.
@@ -143,7 +148,7 @@ class _Lifetime(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         """Cancel the owner's coroutines just before `deleteLater` deletes it. GUI thread."""
         try:
-            if event.type() == QEvent.DeferredDelete:
+            if event.type() == QEvent.Type.DeferredDelete:
                 self._end()
         except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
             report(exc)

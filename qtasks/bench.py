@@ -41,11 +41,10 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from typing import Any, Callable, Final, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Final, Sequence
 
-from PyQt5.QtCore import (
-    PYQT_VERSION_STR,
-    QT_VERSION_STR,
+from qtasks import _binding
+from qtasks._binding import (
     QEventLoop,
     QObject,
     QRunnable,
@@ -53,11 +52,17 @@ from PyQt5.QtCore import (
     QThread,
     QThreadPool,
     QTimer,
-    pyqtSignal,
-    pyqtSlot,
+    Signal,
+    Slot,
+    exec_loop,
 )
-from PyQt5.QtGui import QGuiApplication
-from PyQt5.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from PyQt5.QtGui import QGuiApplication
+    from PyQt5.QtWidgets import QApplication
+else:
+    QGuiApplication = _binding.module("QtGui").QGuiApplication
+    QApplication = _binding.module("QtWidgets").QApplication
 
 import qtasks
 from qtasks._bridge import report
@@ -109,7 +114,7 @@ def start_map(n: int, done: Done) -> None:
 class _Receiver(QObject):
     """Collects results on the GUI thread."""
 
-    result = pyqtSignal(object)
+    result = Signal(object)
 
     def __init__(self, n: int, done: Done, then: Callable[[int], None] | None = None) -> None:
         super().__init__()
@@ -117,9 +122,9 @@ class _Receiver(QObject):
         self.done = done
         self.then = then
         self.results: list[Any] = []
-        self.result.connect(self.on_result, Qt.QueuedConnection)  # type: ignore[call-arg]
+        self.result.connect(self.on_result, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
 
-    @pyqtSlot(object)
+    @Slot(object)
     def on_result(self, value: object) -> None:
         try:
             self.results.append(value)
@@ -182,7 +187,7 @@ def start_floor_seq(n: int, done: Done) -> None:
 
 
 class _SeedThread(QThread):
-    result = pyqtSignal(object)
+    result = Signal(object)
 
     def __init__(self, value: int) -> None:
         super().__init__()
@@ -201,7 +206,7 @@ def start_qthread(n: int, done: Done) -> None:
     threads = []
     for i in range(n):
         thread = _SeedThread(i)
-        thread.result.connect(receiver.on_result, Qt.QueuedConnection)  # type: ignore[call-arg]
+        thread.result.connect(receiver.on_result, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         threads.append(thread)
         thread.start()
     _KEEP[:] = [receiver]
@@ -289,7 +294,7 @@ class _StallMeter(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.timer = QTimer(self)
-        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(1)
         self.timer.timeout.connect(self._tick)
         self.last = 0.0
@@ -346,7 +351,7 @@ def run_once(start: Start, n: int, meter: _StallMeter | None) -> tuple[float, fl
     began = time.perf_counter()
     start(n, done)
     if not finished:
-        loop.exec_()
+        exec_loop(loop)
     stall = meter.stop() if meter is not None else 0.0
     guard.stop()
     if not finished:
@@ -415,7 +420,7 @@ def measure_fairness(item_s: float = 0.0002, items: int = 10**5) -> tuple[int, f
     guard.setSingleShot(True)
     guard.timeout.connect(loop.quit)
     guard.start(int(ROW_TIMEOUT_S * 1000))
-    loop.exec_()
+    exec_loop(loop)
     guard.stop()
     mapped.cancel()
     qtasks.shutdown(timeout=10)
@@ -430,8 +435,8 @@ def measure_fairness(item_s: float = 0.0002, items: int = 10**5) -> tuple[int, f
 QUIT_FUNCTIONS: Final = 500
 _QUIT_PROGRAM: Final = f"""
 import sys, time
-from PyQt5.QtCore import QCoreApplication, QThreadPool, QTimer
 import qtasks
+from qtasks._binding import QCoreApplication, QThreadPool, QTimer, exec_loop
 app = QCoreApplication(sys.argv[:1])
 QThreadPool.globalInstance().setMaxThreadCount(int(sys.argv[1]))
 def cooperative(i):
@@ -443,7 +448,7 @@ def quit_now():
     print(f"{{time.time():.6f}}", flush=True)
     app.quit()
 QTimer.singleShot(100, quit_now)
-app.exec_()
+exec_loop(app)
 """
 
 
@@ -555,8 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if floor not in rows:
             rows.append(floor)
     print(
-        f"qtasks {qtasks.__version__}, Python {platform.python_version()}, PyQt {PYQT_VERSION_STR} "
-        f"(Qt {QT_VERSION_STR}), {os.cpu_count()} cores, {threads} pool threads, "
+        f"qtasks {qtasks.__version__}, Python {platform.python_version()}, {_binding.version()}, "
+        f"{os.cpu_count()} cores, {threads} pool threads, "
         f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
     )
     if rows:

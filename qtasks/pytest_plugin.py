@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterator
 
 import pytest
-from PyQt5.QtWidgets import QApplication
 
+from ._binding import QT_API
 from ._loop import until_complete
 from ._qt import _check_seconds
 from .testing import ManualPool, manual_pool
 
 __all__ = ["qtasks_manual_pool", "qtasks_run"]
+
+
+def binding_mismatch(pytest_qt_api: str, source: str) -> str:
+    """The one line that says qtasks and pytest-qt would run on different bindings, and the fix."""
+    return (
+        f"qtasks runs on {QT_API} but pytest-qt is set to {pytest_qt_api} ({source}); "
+        f"one process cannot use both: set QT_API={pytest_qt_api} so qtasks uses it too, "
+        f"or PYTEST_QT_API={QT_API}"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Make pytest-qt use the binding qtasks chose, or refuse in one line when it is set to another.
+
+    Runs before pytest-qt's own pytest_configure, which reads PYTEST_QT_API
+    first. Also sets QT_API for subprocesses a test starts, so they run on
+    the same binding.
+    """
+    os.environ.setdefault("QT_API", QT_API)
+    requested = os.environ.get("PYTEST_QT_API", "").strip().lower()
+    source = "PYTEST_QT_API"
+    if not requested:
+        try:
+            requested = str(config.getini("qt_api") or "").strip().lower()
+        except ValueError:  # pytest-qt is not installed: nothing to agree with
+            return
+        source = "the qt_api ini option"
+    if not requested:
+        os.environ["PYTEST_QT_API"] = QT_API
+    elif requested != QT_API:
+        raise pytest.UsageError(binding_mismatch(requested, source))
 
 
 def run_until_done(awaitable: object, timeout: float = 5) -> Any:
@@ -29,13 +62,13 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
 
 
 @pytest.fixture
-def qtasks_run(qapp: QApplication) -> Callable[..., Any]:
+def qtasks_run(qapp: Any) -> Callable[..., Any]:
     """Return `run(awaitable_or_handle, timeout=5)`: spin Qt until done, return its result."""
     return run_until_done
 
 
 @pytest.fixture
-def qtasks_manual_pool(qapp: QApplication) -> Iterator[ManualPool]:
+def qtasks_manual_pool(qapp: Any) -> Iterator[ManualPool]:
     """Make a `ManualPool` the pool `qtasks.run` uses for one test; restore the real one after.
 
     Tasks the test leaves pending are cancelled at teardown.

@@ -11,8 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from collections.abc import Iterator
 
 import pytest
-from PyQt5.QtCore import QThreadPool, QTimer
-from PyQt5.QtWidgets import QApplication
+from qt import QApplication, QThreadPool, QTimer
 
 import qtasks
 from qtasks import _pool, _runtime

@@ -73,7 +73,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "slot_deferred_delete_ignored",
         "a slot is cancelled before deleteLater deletes its owner",
-        (("qtasks/_slot.py", "if event.type() == QEvent.DeferredDelete:", "if False:"),),
+        (("qtasks/_slot.py", "if event.type() == QEvent.Type.DeferredDelete:", "if False:"),),
         ("tests/test_slot.py",),
     ),
     Break(

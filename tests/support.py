@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import QObject, pyqtSignal
+from qt import QObject, Signal
 
 import qtasks
 
@@ -35,9 +35,10 @@ def run_python(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python *args` in a fresh process, headless, with the repository's qtasks importable.
 
-    `path`: more folders for PYTHONPATH, before the repository.
+    `path`: more folders for PYTHONPATH, before the repository. tests/ comes
+    last, for `from qt import ...` (the binding qtasks runs on).
     """
-    pythonpath = os.pathsep.join(str(folder) for folder in (*path, ROOT))
+    pythonpath = os.pathsep.join(str(folder) for folder in (*path, ROOT, ROOT / "tests"))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": pythonpath}
     return subprocess.run(
         [sys.executable, *args],
@@ -78,5 +79,5 @@ def settle(qtasks_run: Any) -> None:
 class Emitter(QObject):
     """A QObject with the signals tests connect slots to and wait on."""
 
-    text = pyqtSignal(str)
-    pair = pyqtSignal(int, str)
+    text = Signal(str)
+    pair = Signal(int, str)

@@ -11,7 +11,7 @@ from support import run_python
 
 IMPORT_STATE = """
 import gc, json, signal, sys, threading, warnings
-from PyQt5.QtCore import QCoreApplication, QThreadPool
+from qt import QCoreApplication, QThreadPool
 
 def snapshot():
     handlers = {}

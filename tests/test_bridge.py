@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt5.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
+from qt import QCoreApplication, QEventLoop, Qt, QTimer
 from support import double
 
 import qtasks
@@ -17,7 +17,7 @@ def test_a_done_callback_of_a_delivery_rides_on_the_same_drain(qtbot: Any) -> No
     QCoreApplication.processEvents()  # no wake-up left over from earlier
     bridge.run_pending()
     wakes: list[None] = []
-    bridge._wake.connect(lambda: wakes.append(None), Qt.DirectConnection)  # type: ignore[call-arg]
+    bridge._wake.connect(lambda: wakes.append(None), Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
     calls: list[int] = []
     task = qtasks.run(double, 21)
     task.add_done_callback(lambda t: calls.append(t.result()))
@@ -36,7 +36,7 @@ def test_a_nested_event_loop_in_a_callback_still_gets_posts_run(qtasks_run: Any)
         loop = QEventLoop()
         _runtime.call_soon(lambda: log.append("posted"))
         _runtime.call_soon(loop.quit)
-        loop.exec_()
+        loop.exec()
         log.append("nested loop ended")
 
     task = qtasks.run(double, 1)
@@ -54,7 +54,7 @@ def test_work_queued_behind_a_nested_event_loop_runs_inside_it(qapp: Any) -> Non
 
     def modal() -> None:
         QTimer.singleShot(5000, loop.quit)  # only if the queued call never runs
-        loop.exec_()
+        loop.exec()
         log.append("nested loop ended")
 
     def queued_behind() -> None:

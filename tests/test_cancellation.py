@@ -50,7 +50,7 @@ def test_cancelling_a_coroutine_cancels_what_it_waits_on(qtasks_run: Any, qtbot:
 
 def test_finally_re_enables_the_button_after_cancel(qtasks_run: Any, qtbot: Any) -> None:
     """A cancelled slot's finally block runs: the button is enabled again."""
-    from PyQt5.QtWidgets import QPushButton
+    from qt import QPushButton
 
     button = QPushButton("Open")
     gate = Gate()

@@ -11,7 +11,7 @@ from support import ROOT, run_pytest
 LEAVES_WORK_BEHIND = """
 import time
 
-from PyQt5.QtCore import QTimer
+from qt import QTimer
 
 import qtasks
 from qtasks import _pool, _runtime

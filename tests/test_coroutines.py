@@ -9,7 +9,7 @@ import traceback
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QThread
+from qt import QThread
 from support import double, fail_with_value_error
 
 import qtasks

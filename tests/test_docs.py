@@ -181,7 +181,7 @@ def test_the_readme_starts_with_the_two_commands() -> None:
     [first, *_] = [fence["code"] for fence in FENCE.finditer(readme) if fence["lang"] == "bash"]
     commands = [line.split("#")[0].strip() for line in first.splitlines()]
     expected = [
-        "python -m pip install -e . && python examples/fan_out.py",
+        'python -m pip install -e ".[pyqt5]" && python examples/fan_out.py',
         'python -m pip install -e ".[test]" && python -m pytest',
     ]
     assert expected == commands

@@ -49,7 +49,7 @@ def test_a_dask_example_without_dask_names_the_extra_to_install(name: str) -> No
         "import runpy, sys; sys.modules['distributed'] = None; "
         f"sys.argv = [{str(script)!r}, '--smoke']; runpy.run_path(sys.argv[0], run_name='__main__')"
     )
-    completed = run_python("-c", blocked)
+    completed = run_python("-c", blocked, path=(ROOT / "examples",))
     expected = f'examples/{name} needs Dask: pip install -e ".[dask]" in the qtasks checkout\n'
     assert (1, "", expected) == (completed.returncode, completed.stdout, completed.stderr)
 
@@ -62,6 +62,6 @@ def test_compare_engines_needs_no_pytest() -> None:
         "import runpy, sys; sys.modules['pytest'] = None; "
         f"sys.argv = [{str(script)!r}, '--smoke']; runpy.run_path(sys.argv[0], run_name='__main__')"
     )
-    completed = run_python("-c", blocked, timeout=90)
+    completed = run_python("-c", blocked, timeout=90, path=(ROOT / "examples",))
     assert 0 == completed.returncode, completed.stdout + completed.stderr
     assert "smoke: ok" in completed.stdout

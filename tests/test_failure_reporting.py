@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QEventLoop, QTimer
+from qt import QEventLoop, QTimer
 from support import Gate, double, fail_with_value_error, settle
 
 import qtasks
@@ -412,7 +412,7 @@ def test_a_hook_with_a_nested_event_loop_sees_coroutines_resume_when_a_delivery_
         give_up.setSingleShot(True)
         give_up.timeout.connect(loop.quit)
         give_up.start(5000)
-        loop.exec_()
+        loop.exec()
         give_up.stop()
         resumed_in_hook.append(nap.done())
         nap.cancel()

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QTimer
+from qt import QTimer
 
 import qtasks
 

@@ -92,8 +92,7 @@ def map_and_slot_batch(n: int, qtasks_run: Any) -> list[weakref.ref[Any]]:
 
     Returns weak references to the map, the owner and every slot call.
     """
-    from PyQt5 import sip
-    from PyQt5.QtCore import QObject
+    from qt import QObject, sip
 
     release = threading.Event()
 

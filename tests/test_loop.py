@@ -100,7 +100,7 @@ def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
         """
         import sys
         sys.modules["pytest"] = None
-        from PyQt5.QtWidgets import QApplication
+        from qt import QApplication
         import qtasks
 
         app = QApplication(sys.argv)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QRunnable, QThreadPool
+from qt import QRunnable, QThreadPool
 from support import Gate, double
 
 import qtasks

@@ -7,7 +7,7 @@ import weakref
 from typing import Any
 
 import pytest
-from PyQt5.QtCore import QThreadPool
+from qt import QThreadPool
 from support import Gate, double, settle
 
 import qtasks

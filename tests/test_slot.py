@@ -8,9 +8,7 @@ import weakref
 from typing import Any
 
 import pytest
-from PyQt5 import sip
-from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
-from PyQt5.QtWidgets import QLabel, QLineEdit, QPushButton, QWidget
+from qt import QLabel, QLineEdit, QObject, QPushButton, Qt, QThread, QWidget, Signal, Slot, clicked_for, sip
 from support import Emitter, Gate, settle
 
 import qtasks
@@ -125,7 +123,7 @@ def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
                 super().__init__()
                 self.log: list[str] = []
 
-            @pyqtSlot(str)
+            @Slot(str)
             @qtasks.slot
             def on_text(self, text: str) -> Any:
                 self.log.append(text)
@@ -139,7 +137,7 @@ def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
                 self.log: list[str] = []
 
             @qtasks.slot
-            @pyqtSlot(str)
+            @Slot(str)
             def on_text(self, text: str) -> Any:
                 self.log.append(text)
                 yield qtasks.run(str, 1)
@@ -156,32 +154,32 @@ def test_stacks_with_pyqtslot_in_either_order(qtbot: Any, order: str) -> None:
 
 
 class Clicks(QPushButton):
-    """A button whose clicked slots are stacked with @pyqtSlot() and @pyqtSlot(bool), in both orders."""
+    """A button whose clicked slots are stacked with @Slot() and @Slot(bool), in both orders."""
 
     def __init__(self) -> None:
         super().__init__("Go")
         self.log: list[Any] = []
 
-    @pyqtSlot()
+    @Slot()
     @qtasks.slot
     def outside_no_args(self) -> Any:
         self.log.append("outside ()")
         return (yield qtasks.sleep(0))
 
     @qtasks.slot
-    @pyqtSlot()
+    @Slot()
     def inside_no_args(self) -> Any:
         self.log.append("inside ()")
         return (yield qtasks.sleep(0))
 
-    @pyqtSlot(bool)
+    @Slot(bool)
     @qtasks.slot
     def outside_bool(self, checked: bool) -> Any:
         self.log.append(("outside (bool)", checked))
         return (yield qtasks.sleep(0))
 
     @qtasks.slot
-    @pyqtSlot(bool)
+    @Slot(bool)
     def inside_bool(self, checked: bool) -> Any:
         self.log.append(("inside (bool)", checked))
         return (yield qtasks.sleep(0))
@@ -191,9 +189,9 @@ class Clicks(QPushButton):
 def test_pyqtslot_stacked_slots_take_clicked_and_return_the_handle(
     qtbot: Any, qtasks_run: Any, name: str
 ) -> None:
-    """clicked reaches a slot stacked with @pyqtSlot() or @pyqtSlot(bool); a direct call gets the handle."""
+    """clicked reaches a slot stacked with @Slot() or @Slot(bool); a direct call gets the handle."""
     button = Clicks()
-    button.clicked.connect(getattr(button, name))
+    clicked_for(button, name.endswith("_bool")).connect(getattr(button, name))
     button.click()
     expected = {
         "outside_no_args": "outside ()",
@@ -291,7 +289,7 @@ def test_closing_a_window_cancels_its_slot_before_deletion(
     """Closing a WA_DeleteOnClose window cancels its waiting slot; finally runs; nothing is reported."""
     gate = Gate()
     window = Loader(gate)
-    window.setAttribute(Qt.WA_DeleteOnClose)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     window.show()
     handle = window.on_load()
     log = window.log
@@ -596,12 +594,12 @@ def test_a_finished_owner_is_not_kept_alive(qtasks_run: Any) -> None:
 def test_a_pyqtslot_stacked_slot_is_cancelled_with_its_owner(
     qtbot: Any, hook_calls: list[BaseException]
 ) -> None:
-    """@pyqtSlot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
+    """@Slot() over @qtasks.slot still ties the coroutine to its owner's lifetime."""
     gate = Gate()
     log: list[str] = []
 
     class Box(QPushButton):
-        @pyqtSlot()
+        @Slot()
         @qtasks.slot
         def on_click(self) -> Any:
             try:
@@ -714,7 +712,7 @@ def test_a_slot_waiting_on_its_owners_signal_ends_quietly_with_it(qtbot: Any, qt
     """A slot awaiting a signal of its own owner is cancelled with the owner, and Qt prints no warning."""
 
     class Box(QObject):
-        changed = pyqtSignal()
+        changed = Signal()
 
         @qtasks.slot
         def go(self) -> Any:

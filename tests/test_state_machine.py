@@ -52,8 +52,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from PyQt5 import sip
-from PyQt5.QtCore import QCoreApplication, QEvent, QObject, pyqtSignal
+from qt import QCoreApplication, QEvent, QObject, Signal, sip
 
 import qtasks
 from qtasks import _pool, _runtime
@@ -232,7 +231,7 @@ class Owner(QObject):
 
 
 class Emitter(QObject):
-    fired = pyqtSignal(int)
+    fired = Signal(int)
 
 
 class SchedulerMachine(RuleBasedStateMachine):
@@ -693,7 +692,7 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.cancel_now(node)
         if how == "deleteLater":
             owner.real.deleteLater()
-            QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         elif how == "parent" and owner.parent is not None:
             sip.delete(owner.parent)
         else:

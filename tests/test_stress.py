@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import attrs
 import pytest
-from PyQt5.QtCore import QCoreApplication
+from qt import QCoreApplication
 
 import qtasks
 from qtasks.pytest_plugin import run_until_done

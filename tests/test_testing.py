@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PyQt5.QtCore import QObject
+from qt import QObject
 from support import double, run_pytest
 
 import qtasks

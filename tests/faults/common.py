@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from PyQt5.QtCore import QCoreApplication, QEventLoop, QTimer
+from qt import QCoreApplication, QEventLoop, QTimer
 
 import qtasks
 
@@ -27,7 +27,7 @@ def run_until_idle(ready: Callable[[], bool] = lambda: True) -> None:
     timer = QTimer()
     timer.timeout.connect(check)
     timer.start(5)
-    app.exec_()
+    app.exec()
     timer.stop()
     print("exited normally", flush=True)
 
@@ -43,5 +43,5 @@ def spin_until(ready: Callable[[], bool]) -> None:
     timer = QTimer()
     timer.timeout.connect(check)
     timer.start(5)
-    loop.exec_()
+    loop.exec()
     timer.stop()

@@ -1,13 +1,13 @@
 """A @qtasks.coroutine that takes no argument is connected to a signal that passes one."""
 
 import common
-from PyQt5.QtCore import QObject, pyqtSignal
+from qt import QObject, Signal
 
 import qtasks
 
 
 class Button(QObject):
-    clicked = pyqtSignal(bool)
+    clicked = Signal(bool)
 
 
 @qtasks.coroutine

@@ -3,7 +3,7 @@
 import time
 
 import common
-from PyQt5.QtCore import QTimer
+from qt import QTimer
 
 import qtasks
 
@@ -24,6 +24,6 @@ def body():  # type: ignore[no-untyped-def]
 
 handle = body()
 QTimer.singleShot(50, common.app.quit)
-common.app.exec_()
+common.app.exec()
 assert handle.done() and not qtasks.running()
 print("exited normally", flush=True)

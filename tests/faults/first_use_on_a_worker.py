@@ -9,7 +9,7 @@ import threading
 import time
 
 import common
-from PyQt5.QtCore import QTimer
+from qt import QTimer
 
 import qtasks
 
@@ -33,6 +33,6 @@ thread.start()
 thread.join()
 assert started.wait(10)
 QTimer.singleShot(50, common.app.quit)
-common.app.exec_()
+common.app.exec()
 assert tasks[0].cancelled(), tasks[0]
 print("shutdown ran", flush=True)

@@ -24,7 +24,7 @@ import threading
 import weakref
 
 import common
-from PyQt5.QtCore import QObject, QThreadPool, pyqtSignal
+from qt import QObject, QThreadPool, Signal
 
 import qtasks
 
@@ -124,7 +124,7 @@ gate.set()
 
 # 5. Coroutines suspended on a signal that never comes, each in a cycle with its own handle.
 class Never(QObject):
-    fired = pyqtSignal()
+    fired = Signal()
 
 
 never = Never()

@@ -9,8 +9,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import common
-from PyQt5 import sip
-from PyQt5.QtCore import QObject, pyqtSignal
+from qt import QObject, Signal, sip
 
 import qtasks
 
@@ -43,7 +42,7 @@ def sub_generator():  # type: ignore[no-untyped-def]
 class Owner(QObject):
     """A QObject whose slot suspends at a chosen point and records how it ended."""
 
-    never_emitted = pyqtSignal()
+    never_emitted = Signal()
 
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)

@@ -14,7 +14,7 @@ import os
 import time
 
 import common
-from PyQt5.QtCore import QThreadPool, QTimer
+from qt import QThreadPool, QTimer
 
 import qtasks
 
@@ -51,7 +51,7 @@ def quit_now() -> None:
 
 
 QTimer.singleShot(100, quit_now)
-common.app.exec_()
+common.app.exec()
 elapsed = time.monotonic() - quit_at[0]
 assert all(task.cancelled() for task in tasks + waiting)
 assert [50] * 5 == cleaned_up

@@ -1,13 +1,13 @@
 """A @qtasks.slot is called on a worker thread by a signal with a direct connection."""
 
 import common
-from PyQt5.QtCore import QObject, Qt, pyqtSignal
+from qt import QObject, Qt, Signal
 
 import qtasks
 
 
 class Box(QObject):
-    poked = pyqtSignal()
+    poked = Signal()
 
     @qtasks.slot
     def on_poke(self):  # type: ignore[no-untyped-def]
@@ -15,6 +15,6 @@ class Box(QObject):
 
 
 box = Box()
-box.poked.connect(box.on_poke, Qt.DirectConnection)
+box.poked.connect(box.on_poke, Qt.ConnectionType.DirectConnection)
 qtasks.run(box.poked.emit)
 common.run_until_idle()
