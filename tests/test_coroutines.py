@@ -115,6 +115,58 @@ def test_a_loop_over_done_tasks_does_not_recurse(qtasks_run: Any) -> None:
     assert 200_000 == qtasks_run(body())
 
 
+CHAIN_DEPTH = 10_000
+
+
+def _chain(style: str, innermost: Any) -> Any:
+    """Return a coroutine function whose call at depth d awaits its own call at d - 1, down to `innermost`."""
+    if style == "generator":
+
+        @qtasks.coroutine
+        def level_gen(depth: int) -> Any:
+            if depth == 0:
+                return (yield innermost)
+            return 1 + (yield level_gen(depth - 1))
+
+        return level_gen
+
+    @qtasks.coroutine
+    async def level_async(depth: int) -> Any:
+        if depth == 0:
+            return await innermost
+        return 1 + await level_async(depth - 1)
+
+    return level_async
+
+
+@pytest.mark.parametrize("style", ["generator", "async"])
+def test_a_chain_ten_thousand_deep_completes(qtasks_run: Any, style: str) -> None:
+    """10 000 coroutines each awaiting the next, the innermost awaiting qtasks.run, finish without RecursionError."""
+    level = _chain(style, qtasks.run(double, 5))
+    assert CHAIN_DEPTH + 10 == qtasks_run(level(CHAIN_DEPTH), timeout=60)
+
+
+@pytest.mark.parametrize("style", ["generator", "async"])
+def test_a_chain_ten_thousand_deep_fails_and_cancels_without_recursion(
+    qtasks_manual_pool: Any, style: str
+) -> None:
+    """A failure at the bottom of a 10 000-deep chain reaches the top; cancelling the top reaches the bottom."""
+    failing, blocked = qtasks.run(double, 1), qtasks.run(double, 2)
+    failed_chain = _chain(style, failing)(CHAIN_DEPTH)
+    cancelled_chain = _chain(style, blocked)(CHAIN_DEPTH)
+    ended: list[Any] = []
+    failed_chain.add_done_callback(ended.append)  # takes the failure: not reported
+    qtasks._runtime.bridge().run_pending()  # the deferred starts reach the bottom
+    qtasks_manual_pool.fail(failing, ValueError("at the bottom"))
+    qtasks._runtime.bridge().run_pending()
+    assert cancelled_chain.cancel()
+    qtasks._runtime.bridge().run_pending()
+    assert [failed_chain] == ended
+    with pytest.raises(ValueError, match="at the bottom"):
+        failed_chain.result()
+    assert (True, True) == (cancelled_chain.cancelled(), blocked.cancelled())
+
+
 # -- the GUI thread -----------------------------------------------------------
 
 
