@@ -141,7 +141,7 @@ def _chain(style: str, innermost: Any) -> Any:
 
 @pytest.mark.parametrize("style", ["generator", "async"])
 def test_a_chain_ten_thousand_deep_completes(qtasks_run: Any, style: str) -> None:
-    """10 000 coroutines each awaiting the next, the innermost awaiting qtasks.run, finish without RecursionError."""
+    """10 000 coroutines each awaiting the next, the last awaiting qtasks.run, finish without recursing."""
     level = _chain(style, qtasks.run(double, 5))
     assert CHAIN_DEPTH + 10 == qtasks_run(level(CHAIN_DEPTH), timeout=60)
 
@@ -150,7 +150,7 @@ def test_a_chain_ten_thousand_deep_completes(qtasks_run: Any, style: str) -> Non
 def test_a_chain_ten_thousand_deep_fails_and_cancels_without_recursion(
     qtasks_manual_pool: Any, style: str
 ) -> None:
-    """A failure at the bottom of a 10 000-deep chain reaches the top; cancelling the top reaches the bottom."""
+    """A failure at the bottom of a 10 000-deep chain reaches the top; a cancel at the top, the bottom."""
     failing, blocked = qtasks.run(double, 1), qtasks.run(double, 2)
     failed_chain = _chain(style, failing)(CHAIN_DEPTH)
     cancelled_chain = _chain(style, blocked)(CHAIN_DEPTH)
