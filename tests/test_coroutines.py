@@ -167,6 +167,26 @@ def test_a_chain_ten_thousand_deep_fails_and_cancels_without_recursion(
     assert (True, True) == (cancelled_chain.cancelled(), blocked.cancelled())
 
 
+def test_a_call_nested_past_forty_starts_on_the_next_step(qtasks_manual_pool: Any) -> None:
+    """Bodies starting 40 deep run synchronously; a call nested deeper starts its body on the next step."""
+    started: list[int] = []
+
+    @qtasks.coroutine
+    def level(depth: int) -> Any:
+        started.append(depth)
+        if depth > 0:
+            yield level(depth - 1)
+        else:
+            yield qtasks.run(double, 1)
+
+    top = level(40)
+    assert list(range(40, 0, -1)) == started
+    qtasks._runtime.bridge().run_pending()
+    assert list(range(40, -1, -1)) == started
+    qtasks_manual_pool.run_all()
+    assert top.done()
+
+
 # -- the GUI thread -----------------------------------------------------------
 
 
