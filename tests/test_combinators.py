@@ -216,16 +216,17 @@ def test_wait_rejects_a_condition_that_is_not_a_constant() -> None:
 def test_as_completed_gives_results_in_finishing_order(qtasks_manual_pool: Any) -> None:
     """as_completed's awaitables give the inputs' results in the order the inputs finish."""
     first, second, third = (qtasks.run(double, i) for i in range(3))
+    in_finishing_order = qtasks.as_completed([first, second, third])
     results: list[Any] = []
 
     @qtasks.coroutine
     def body() -> Any:
-        for next_done in qtasks.as_completed([first, second, third]):
+        for next_done in in_finishing_order:
             results.append((yield next_done))
 
-    handle = body()
     qtasks_manual_pool.complete(third)
     qtasks_manual_pool.complete(first)
+    handle = body()
     assert [4, 0] == results
     qtasks_manual_pool.complete(second)
     assert [4, 0, 2] == results
