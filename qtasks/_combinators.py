@@ -244,7 +244,7 @@ def _require_iterable(awaitables: object, call: str) -> None:
         raise TypeError(msg)
 
 
-class _NextDone(Task[Any]):
+class NextDone(Task[Any]):
     """One awaitable of as_completed: the outcome of the next input to finish."""
 
     __slots__ = ("_total",)
@@ -275,7 +275,7 @@ class AsCompleted(Iterator[Task[Any]]):
         # Invariant: inputs that finished and were not handed out yet, in
         # finishing order; and awaitables given out still waiting for one.
         self._done: collections.deque[Task[Any]] = collections.deque()
-        self._waiters: collections.deque[_NextDone] = collections.deque()
+        self._waiters: collections.deque[NextDone] = collections.deque()
         for child in children:
             if child._state is not PENDING:
                 child._leave_to_handle()  # not reported by a queued step: handed out below
@@ -288,7 +288,7 @@ class AsCompleted(Iterator[Task[Any]]):
         if self._given == self._total:
             raise StopIteration
         self._given += 1
-        waiter = _NextDone(self._total)
+        waiter = NextDone(self._total)
         self._waiters.append(waiter)
         self._hand_out()
         return waiter
@@ -356,8 +356,8 @@ class ShieldTask(Task[Any]):
     def _released(self) -> None:
         self._inner = None
 
-    def _describe(self) -> str:
-        return "" if self._inner is None else f"of {self._inner!r}"
+    def _waiting_text(self) -> str:
+        return "" if self._inner is None else f", shielding {self._inner!r}"
 
 
 def shield(awaitable: object) -> ShieldTask:
