@@ -395,6 +395,18 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_coroutines.py",),
     ),
     Break(
+        "deferred_start_after_cancel",
+        "a deferred start does nothing once a deleted owner's cancellation ended the coroutine",
+        (
+            (
+                "qtasks/_coroutine.py",
+                "        if self._state is PENDING and self._waiting_on is None and not self._stepping:\n",
+                "        if True:\n",
+            ),
+        ),
+        ("tests/test_slot.py",),
+    ),
+    Break(
         "unrepresentable_callable_name",
         "a handle made from a callable whose repr raises is made, and its repr does not raise",
         (

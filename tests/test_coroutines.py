@@ -167,6 +167,30 @@ def test_a_chain_ten_thousand_deep_fails_and_cancels_without_recursion(
     assert (True, True) == (cancelled_chain.cancelled(), blocked.cancelled())
 
 
+def test_cancelling_a_deep_chain_before_its_deferred_starts_ends_it_all(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """A chain cancelled before its deeper bodies started ends cancelled; those bodies never run."""
+    started: list[int] = []
+
+    @qtasks.coroutine
+    def level(depth: int) -> Any:
+        started.append(depth)
+        if depth > 0:
+            yield level(depth - 1)
+        else:
+            yield qtasks.run(double, 1)
+
+    top = level(100)
+    started_synchronously = list(started)
+    assert top.cancel()
+    qtasks._runtime.bridge().run_pending()
+    assert top.cancelled()
+    assert started_synchronously == started
+    assert [] == qtasks_manual_pool.pending
+    assert [] == hook_calls
+
+
 def test_a_call_nested_past_forty_starts_on_the_next_step(qtasks_manual_pool: Any) -> None:
     """Bodies starting 40 deep run synchronously; a call nested deeper starts its body on the next step."""
     started: list[int] = []
