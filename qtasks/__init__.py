@@ -9,7 +9,7 @@ read the modules.
 from __future__ import annotations
 
 from ._binding import QT_API
-from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, wait
+from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, as_completed, gather, shield, wait
 from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
@@ -36,6 +36,7 @@ __all__ = [
     "ThreadTask",
     "TimeoutError",
     "__version__",
+    "as_completed",
     "cancel_requested",
     "check_cancelled",
     "coroutine",
@@ -46,6 +47,7 @@ __all__ = [
     "run_in",
     "run_until_complete",
     "running",
+    "shield",
     "shutdown",
     "sleep",
     "slot",

@@ -1,20 +1,23 @@
-"""gather and wait: tasks that finish when their children do.
+"""gather, wait, as_completed and shield: tasks that finish when their children do.
 
 A gather waits on its children (`_awaits()`), so cancelling it cancels them;
+as_completed's awaitables and a shield wait on nothing, so cancelling them
+(or their awaiter) leaves the children running;
 how a child's failure is consumed or left to its handle is in ARCHITECTURE.md,
 "Failure reporting".
 """
 
 from __future__ import annotations
 
+import collections
 import inspect
-from typing import Any, Final, Iterable
+from typing import Any, Final, Iterable, Iterator
 
 from ._coroutine import as_task
 from ._errors import CancelledError
 from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task
 
-__all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION", "gather", "wait"]
+__all__ = ["ALL_COMPLETED", "FIRST_COMPLETED", "FIRST_EXCEPTION", "as_completed", "gather", "shield", "wait"]
 
 FIRST_COMPLETED: Final = "FIRST_COMPLETED"
 FIRST_EXCEPTION: Final = "FIRST_EXCEPTION"
@@ -29,6 +32,8 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
             fix = "pass qtasks tasks, such as qtasks.run(fn, ...), or coroutine handles"
             if caller == "qtasks.gather()" and isinstance(awaitable, (list, tuple, set)):
                 fix = "unpack the collection: qtasks.gather(*tasks)"
+            elif caller == "qtasks.as_completed()" and isinstance(awaitable, (list, tuple, set)):
+                fix = "pass one flat iterable of tasks: qtasks.as_completed(tasks)"
             elif inspect.isgenerator(awaitable):
                 fix = (
                     "a plain generator is not a coroutine: decorate its function with "
@@ -228,3 +233,140 @@ def wait(awaitables: Iterable[object], *, return_when: str = ALL_COMPLETED) -> W
     # would otherwise count twice against the number done and never finish.
     children = list(dict.fromkeys(_tasks_of(awaitables, "qtasks.wait()")))
     return WaitTask(children, constants[return_when])
+
+
+def _require_iterable(awaitables: object, call: str) -> None:
+    """Raise TypeError naming the fix unless `awaitables` is a collection of awaitables."""
+    if isinstance(awaitables, (Task, str, bytes)) or inspect.iscoroutine(awaitables) or not hasattr(
+        awaitables, "__iter__"
+    ):
+        msg = f"{call} needs an iterable of tasks, got {awaitables!r}: wrap one task in a list"
+        raise TypeError(msg)
+
+
+class NextDone(Task[Any]):
+    """One awaitable of as_completed: the outcome of the next input to finish."""
+
+    __slots__ = ("_total",)
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self._total = total
+
+    def _describe(self) -> str:
+        return f"next of {self._total}"
+
+
+class AsCompleted(Iterator[Task[Any]]):
+    """The iterator `as_completed()` returns: one awaitable per input, in finishing order.
+
+    GUI thread. Each awaitable it gives takes the outcome of the next input to
+    finish, so a failure is consumed only when it is handed to one; an input
+    nothing is handed for keeps its failure, reported by its own handle.
+    Cancelling an awaitable it gave (or the coroutine awaiting it) cancels no
+    input: that input's outcome goes to the next awaitable instead.
+    """
+
+    __slots__ = ("_done", "_given", "_total", "_waiters")
+
+    def __init__(self, children: list[Task[Any]]) -> None:
+        self._total = len(children)
+        self._given = 0
+        # Invariant: inputs that finished and were not handed out yet, in
+        # finishing order; and awaitables given out still waiting for one.
+        self._done: collections.deque[Task[Any]] = collections.deque()
+        self._waiters: collections.deque[NextDone] = collections.deque()
+        for child in children:
+            if child._state is not PENDING:
+                child._leave_to_handle()  # not reported by a queued step: handed out below
+            child._on_done(self._child_done)
+
+    def __iter__(self) -> AsCompleted:
+        return self
+
+    def __next__(self) -> Task[Any]:
+        if self._given == self._total:
+            raise StopIteration
+        self._given += 1
+        waiter = NextDone(self._total)
+        self._waiters.append(waiter)
+        self._hand_out()
+        return waiter
+
+    def _child_done(self, child: Task[Any]) -> None:
+        # Why: a coroutine's failure waits here for the consumer's next
+        # awaitable; reported by its handle if it never gets one.
+        child._leave_to_handle()
+        self._done.append(child)
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        waiters, done = self._waiters, self._done
+        while waiters and done:
+            waiter = waiters.popleft()
+            if waiter._state is not PENDING:
+                continue  # cancelled: the input goes to the next awaitable
+            value, exc = done.popleft()._outcome()
+            waiter._finish_with(value, exc)
+
+    def __repr__(self) -> str:
+        return f"<qtasks.as_completed of {self._total}, {self._given} given>"
+
+
+def as_completed(awaitables: Iterable[object], /, *more: object) -> AsCompleted:
+    """Return an iterator of one awaitable per input, giving their outcomes in finishing order.
+
+    GUI thread. As `asyncio.as_completed`: each awaitable gives the result
+    (or raises the exception) of the next input to finish. Inputs are never
+    cancelled by it: cancelling an awaitable it gave, or its awaiter, leaves
+    every input running. A failure handed to an awaitable is that awaitable's;
+    one never handed out is reported by its input's handle if nobody reads it.
+    """
+    if more:
+        msg = (
+            f"qtasks.as_completed() takes one iterable of tasks, got {1 + len(more)} arguments: "
+            "pass them in a list, qtasks.as_completed([a, b])"
+        )
+        raise TypeError(msg)
+    _require_iterable(awaitables, "qtasks.as_completed()")
+    children = list(dict.fromkeys(_tasks_of(awaitables, "qtasks.as_completed()")))
+    return AsCompleted(children)
+
+
+class ShieldTask(Task[Any]):
+    """The outcome of an inner task, which cancelling this handle does not cancel."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Task[Any]) -> None:
+        super().__init__()
+        self._inner: Task[Any] | None = inner
+        if inner._state is not PENDING:
+            inner._leave_to_handle()  # taken by the shield's callback, not reported by a queued step
+        inner._on_done(self._inner_done)
+
+    def _inner_done(self, inner: Task[Any]) -> None:
+        if self._state is not PENDING:
+            # Why: the shield was cancelled; a failure nobody takes stays
+            # the inner task's, reported by its handle (once).
+            return
+        value, exc = inner._outcome()
+        self._finish_with(value, exc)
+
+    def _released(self) -> None:
+        self._inner = None
+
+    def _waiting_text(self) -> str:
+        return "" if self._inner is None else f", shielding {self._inner!r}"
+
+
+def shield(awaitable: object) -> ShieldTask:
+    """Return a task with the awaitable's outcome, whose cancellation does not cancel the awaitable.
+
+    GUI thread. As `asyncio.shield`: cancelling the returned handle, or the
+    coroutine awaiting it, ends the handle cancelled and leaves the awaitable
+    running. If the awaitable then fails, its failure is reported unless its
+    own handle is read.
+    """
+    [inner] = _tasks_of([awaitable], "qtasks.shield()")
+    return ShieldTask(inner)

@@ -32,6 +32,12 @@ P = ParamSpec("P")
 
 AnyCoroutine = Union[Generator[Any, Any, T], Coroutine[Any, Any, T]]
 
+# How many coroutine starts may nest synchronously (a body calling a coroutine
+# whose body calls one...). Each level costs about five Python frames, so a
+# deeper start is deferred to the next scheduler step: a chain of any depth
+# then never reaches the recursion limit.
+START_DEPTH_LIMIT: Final = 40
+
 
 class CoroutineTask(Task[T]):
     """The handle of a running qtasks coroutine."""
@@ -67,11 +73,31 @@ class CoroutineTask(Task[T]):
         # unless a combinator leaves it to the handle first.
         self._failure_report = ON_STEP
         if start:
-            self._step(None, None)
+            self._start()
 
     def _start(self) -> None:
-        """Run the body up to its first suspension. GUI thread; once, for a task made with start=False."""
-        self._step(None, None)
+        """Run the body up to its first suspension. GUI thread; once.
+
+        Synchronously, unless starts already nest `START_DEPTH_LIMIT` deep:
+        then on the next scheduler step, from the bottom of the stack.
+        """
+        state = _runtime.STATE
+        depth = state.start_depth
+        if depth >= START_DEPTH_LIMIT:
+            _runtime.call_soon(self._deferred_start)
+            return
+        state.start_depth = depth + 1
+        try:
+            self._step(None, None)
+        finally:
+            state.start_depth = depth
+
+    def _deferred_start(self) -> None:
+        # Why the check: a cancel() may have stepped it first (it then ended,
+        # or is suspended waiting on a task); a cancellation still queued is
+        # thrown in by this step at once.
+        if self._state is PENDING and self._waiting_on is None and not self._stepping:
+            self._step(None, None)
 
     def cancel(self) -> bool:
         """Throw `CancelledError` in at the current suspension on the next step.

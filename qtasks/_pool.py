@@ -465,7 +465,10 @@ class Pool:
             return list(dict.fromkeys(item._task() for item in self._executing))
 
     def __repr__(self) -> str:
-        return f"<qtasks.Pool max_threads={self.max_threads}>"
+        try:
+            return f"<qtasks.Pool max_threads={self.max_threads}>"
+        except RuntimeError:  # the QThreadPool was deleted (by its Qt parent, or sip.delete)
+            return "<qtasks.Pool (its QThreadPool was deleted)>"
 
 
 class Submitter(Protocol):

@@ -42,6 +42,8 @@ class _State:
         self.live: dict[Task[Any], None] = {}
         # The coroutine whose step is running now, if any (GUI thread only).
         self.current: Task[Any] | None = None
+        # How many coroutine starts nest on the GUI thread's stack now.
+        self.start_depth = 0
         self.executors: weakref.WeakSet[Executing] = weakref.WeakSet()
         # Failed handles whose exception nobody has consumed yet.
         self.unconsumed: weakref.WeakSet[Task[Any]] = weakref.WeakSet()

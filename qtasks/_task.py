@@ -54,7 +54,14 @@ _REPR = threading.local()
 def callable_name(fn: object) -> str:
     """Return a function's qualified name for reprs and messages, or its repr."""
     name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else repr(fn)
+    if isinstance(name, str):
+        return name
+    try:
+        return repr(fn)
+    except Exception:  # noqa: BLE001 - any error of a user's __repr__
+        # Why: the name goes into the handle's repr and messages, which
+        # must never raise; a task half made would stay in the registry.
+        return f"<{type(fn).__qualname__} object>"
 
 
 def require_callable(fn: object, call: str) -> None:
@@ -450,6 +457,13 @@ class Task(Generic[T]):
         return ""
 
     def __repr__(self) -> str:
+        try:
+            return self._repr()
+        except Exception:  # noqa: BLE001 - a repr goes into reports and must not raise
+            state = getattr(self, "_state", PENDING)
+            return f"<{type(self).__name__} {state}>"
+
+    def _repr(self) -> str:
         state = self._state
         if state is FAILED and self._exc is not None:
             state = f"failed with {type(self._exc).__name__}: {_exception_text(self._exc)}"

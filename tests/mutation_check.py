@@ -347,6 +347,77 @@ BREAKS: tuple[Break, ...] = (
         ),
         ("tests/test_pool.py",),
     ),
+    Break(
+        "as_completed_in_argument_order",
+        "as_completed gives the inputs' outcomes in the order they finish",
+        (
+            (
+                "qtasks/_combinators.py",
+                "        self._done.append(child)\n        self._hand_out()\n",
+                "        self._done.appendleft(child)\n        self._hand_out()\n",
+            ),
+        ),
+        ("tests/test_combinators.py",),
+    ),
+    Break(
+        "shield_consumes_after_cancel",
+        "an inner failure after its shield was cancelled is reported, not swallowed",
+        (
+            (
+                "qtasks/_combinators.py",
+                "        if self._state is not PENDING:\n"
+                "            # Why: the shield was cancelled; a failure nobody takes stays\n",
+                "        if self._state is not PENDING:\n"
+                "            inner._consume()\n"
+                "            # Why: the shield was cancelled; a failure nobody takes stays\n",
+            ),
+        ),
+        ("tests/test_combinators.py",),
+    ),
+    Break(
+        "shield_passes_cancel_through",
+        "cancelling a shield does not cancel what it shields",
+        (
+            (
+                "qtasks/_combinators.py",
+                "    def _released(self) -> None:\n        self._inner = None\n",
+                "    def _awaits(self) -> tuple[Task[Any], ...]:\n"
+                "        return () if self._inner is None else (self._inner,)\n\n"
+                "    def _released(self) -> None:\n        self._inner = None\n",
+            ),
+        ),
+        ("tests/test_combinators.py",),
+    ),
+    Break(
+        "every_start_synchronous",
+        "a chain of 10 000 coroutines each awaiting the next completes without RecursionError",
+        (("qtasks/_coroutine.py", "START_DEPTH_LIMIT: Final = 40\n", "START_DEPTH_LIMIT: Final = 10**9\n"),),
+        ("tests/test_coroutines.py",),
+    ),
+    Break(
+        "deferred_start_after_cancel",
+        "a deferred start does nothing once a deleted owner's cancellation ended the coroutine",
+        (
+            (
+                "qtasks/_coroutine.py",
+                "        if self._state is PENDING and self._waiting_on is None and not self._stepping:\n",
+                "        if True:\n",
+            ),
+        ),
+        ("tests/test_slot.py",),
+    ),
+    Break(
+        "unrepresentable_callable_name",
+        "a handle made from a callable whose repr raises is made, and its repr does not raise",
+        (
+            (
+                "qtasks/_task.py",
+                "    try:\n        return repr(fn)\n    except Exception:",
+                "    try:\n        return repr(fn)\n    except ZeroDivisionError:",
+            ),
+        ),
+        ("tests/test_task.py",),
+    ),
 )
 
 

@@ -5,6 +5,7 @@ timeout() is tested with the rest of the QTimer glue, in test_qt.py.
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -207,3 +208,200 @@ def test_wait_rejects_a_condition_that_is_not_a_constant() -> None:
     """A return_when of the wrong type names the constants instead of failing on hashing."""
     with pytest.raises(ValueError, match=r"return_when=\['FIRST_COMPLETED'\]\): use qtasks\.ALL_COMPLETED"):
         qtasks.wait([], return_when=["FIRST_COMPLETED"])  # type: ignore[arg-type]
+
+
+# -- as_completed ---------------------------------------------------------------
+
+
+def test_as_completed_gives_results_in_finishing_order(qtasks_manual_pool: Any) -> None:
+    """as_completed's awaitables give the inputs' results in the order the inputs finish."""
+    first, second, third = (qtasks.run(double, i) for i in range(3))
+    in_finishing_order = qtasks.as_completed([first, second, third])
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        for next_done in in_finishing_order:
+            results.append((yield next_done))
+
+    qtasks_manual_pool.complete(third)
+    qtasks_manual_pool.complete(first)
+    handle = body()
+    assert [4, 0] == results
+    qtasks_manual_pool.complete(second)
+    assert [4, 0, 2] == results
+    assert handle.done()
+
+
+def test_as_completed_works_with_await_and_done_inputs(qtasks_run: Any) -> None:
+    """In an async def, awaiting as_completed's awaitables gives every result, done inputs included."""
+
+    @qtasks.coroutine
+    async def body() -> list[int]:
+        done_already = qtasks.Task[int]()
+        done_already.set_result(7)
+        inputs = [done_already, qtasks.run(double, 4)]
+        return sorted([await next_done for next_done in qtasks.as_completed(inputs)])
+
+    assert [7, 8] == qtasks_run(body())
+
+
+def test_as_completed_raises_a_failure_at_its_turn_and_consumes_it(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """A failed input raises from the awaitable it reaches, and a failure caught there is not reported."""
+    ok, bad = qtasks.run(double, 1), qtasks.run(double, 2)
+    in_finishing_order = qtasks.as_completed([ok, bad])
+    trace: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        for next_done in in_finishing_order:
+            try:
+                trace.append((yield next_done))
+            except ValueError as exc:
+                trace.append(str(exc))
+
+    body()
+    qtasks_manual_pool.fail(bad, ValueError("broken"))
+    qtasks_manual_pool.complete(ok)
+    del bad
+    gc.collect()
+    assert ["broken", 2] == trace
+    assert [] == hook_calls
+
+
+def test_as_completed_failure_never_reached_is_reported_once(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """An input's failure the consumer never reaches is reported by its handle, once."""
+    ok, bad = qtasks.run(double, 1), qtasks.run(double, 2)
+    first_done = next(qtasks.as_completed([ok, bad]))
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        results.append((yield first_done))
+
+    body()
+    qtasks_manual_pool.complete(ok)
+    qtasks_manual_pool.fail(bad, ValueError("never read"))
+    assert [2] == results
+    assert [] == hook_calls
+    del bad
+    gc.collect()
+    assert ["never read"] == [str(exc) for exc in hook_calls]
+
+
+def test_cancelling_an_as_completed_consumer_leaves_the_inputs_running(qtasks_manual_pool: Any) -> None:
+    """Cancelling the coroutine awaiting as_completed cancels none of the inputs, as asyncio's."""
+    inputs = [qtasks.run(double, i) for i in range(2)]
+    results: list[Any] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        for next_done in qtasks.as_completed(inputs):
+            results.append((yield next_done))
+
+    handle = body()
+    handle.cancel()
+    qtasks_manual_pool.complete(inputs[0])
+    assert handle.cancelled()
+    assert [] == results
+    assert [False, False] == [each.cancelled() for each in inputs]
+    qtasks_manual_pool.complete(inputs[1])
+    assert [0, 2] == [each.result() for each in inputs]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (lambda task: (task,), "needs an iterable of tasks, got <ThreadTask.*wrap one task in a list"),
+        (lambda task: (task, task), "takes one iterable of tasks, got 2 arguments: pass them in a list"),
+        (lambda task: ([[task]],), "argument 0 is .*pass one flat iterable of tasks"),
+        (lambda task: ([(x for x in ())],), "plain generator is not a coroutine: decorate"),
+        (lambda task: ([42],), "argument 0 is 42, which is not awaitable"),
+    ],
+)
+def test_as_completed_rejects_bad_input_naming_the_fix(
+    qtasks_manual_pool: Any, arguments: Any, message: str
+) -> None:
+    """as_completed given a task, several arguments, a nested list, a generator or a value says the fix."""
+    task = qtasks.run(double, 1)
+    with pytest.raises(TypeError, match=message):
+        qtasks.as_completed(*arguments(task))
+    qtasks_manual_pool.complete(task)
+
+
+# -- shield ---------------------------------------------------------------------
+
+
+def test_shield_gives_the_inner_result(qtasks_run: Any) -> None:
+    """Awaiting a shield gives the awaitable's result."""
+    assert 6 == qtasks_run(qtasks.shield(qtasks.run(double, 3)))
+
+
+def test_cancelling_a_shield_or_its_awaiter_leaves_the_inner_task_running(qtasks_manual_pool: Any) -> None:
+    """Cancelling the shield's handle, or the coroutine awaiting it, does not cancel the awaitable."""
+    inner = qtasks.run(double, 5)
+    shielded = qtasks.shield(inner)
+
+    @qtasks.coroutine
+    def body() -> Any:
+        yield qtasks.shield(inner)
+
+    awaiter = body()
+    awaiter.cancel()
+    assert shielded.cancel()
+    qtasks_manual_pool.complete(inner)
+    assert (True, True) == (shielded.cancelled(), awaiter.cancelled())
+    assert 10 == inner.result()
+
+
+def test_shield_failure_is_consumed_by_its_awaiter(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """The inner failure raised through an awaited shield is not reported besides."""
+    inner = qtasks.run(double, 5)
+    shielded = qtasks.shield(inner)
+    trace: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield shielded
+        except ValueError as exc:
+            trace.append(str(exc))
+
+    body()
+    qtasks_manual_pool.fail(inner, ValueError("inner broke"))
+    del inner
+    gc.collect()
+    assert ["inner broke"] == trace
+    assert [] == hook_calls
+
+
+def test_inner_failure_after_the_shield_was_cancelled_is_reported_once(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """When the shield was cancelled first, the inner task's later failure is reported exactly once."""
+
+    @qtasks.coroutine
+    def inner() -> Any:
+        yield qtasks.run(double, 1)
+        raise ValueError("failed after the shield")
+
+    handle = inner()
+    shielded = qtasks.shield(handle)
+    shielded.cancel()
+    qtasks_manual_pool.run_all()
+    qtasks._runtime.bridge().run_pending()
+    del handle, shielded
+    gc.collect()
+    assert ["failed after the shield"] == [str(exc) for exc in hook_calls]
+
+
+def test_shield_rejects_a_non_awaitable() -> None:
+    """shield() of a value that is not awaitable says what to pass."""
+    with pytest.raises(TypeError, match="qtasks.shield.. argument 0 is 3, which is not awaitable"):
+        qtasks.shield(3)

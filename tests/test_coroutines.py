@@ -115,6 +115,102 @@ def test_a_loop_over_done_tasks_does_not_recurse(qtasks_run: Any) -> None:
     assert 200_000 == qtasks_run(body())
 
 
+CHAIN_DEPTH = 10_000
+
+
+def _chain(style: str, innermost: Any) -> Any:
+    """Return a coroutine function whose call at depth d awaits its own call at d - 1, down to `innermost`."""
+    if style == "generator":
+
+        @qtasks.coroutine
+        def level_gen(depth: int) -> Any:
+            if depth == 0:
+                return (yield innermost)
+            return 1 + (yield level_gen(depth - 1))
+
+        return level_gen
+
+    @qtasks.coroutine
+    async def level_async(depth: int) -> Any:
+        if depth == 0:
+            return await innermost
+        return 1 + await level_async(depth - 1)
+
+    return level_async
+
+
+@pytest.mark.parametrize("style", ["generator", "async"])
+def test_a_chain_ten_thousand_deep_completes(qtasks_run: Any, style: str) -> None:
+    """10 000 coroutines each awaiting the next, the last awaiting qtasks.run, finish without recursing."""
+    level = _chain(style, qtasks.run(double, 5))
+    assert CHAIN_DEPTH + 10 == qtasks_run(level(CHAIN_DEPTH), timeout=60)
+
+
+@pytest.mark.parametrize("style", ["generator", "async"])
+def test_a_chain_ten_thousand_deep_fails_and_cancels_without_recursion(
+    qtasks_manual_pool: Any, style: str
+) -> None:
+    """A failure at the bottom of a 10 000-deep chain reaches the top; a cancel at the top, the bottom."""
+    failing, blocked = qtasks.run(double, 1), qtasks.run(double, 2)
+    failed_chain = _chain(style, failing)(CHAIN_DEPTH)
+    cancelled_chain = _chain(style, blocked)(CHAIN_DEPTH)
+    ended: list[Any] = []
+    failed_chain.add_done_callback(ended.append)  # takes the failure: not reported
+    qtasks._runtime.bridge().run_pending()  # the deferred starts reach the bottom
+    qtasks_manual_pool.fail(failing, ValueError("at the bottom"))
+    qtasks._runtime.bridge().run_pending()
+    assert cancelled_chain.cancel()
+    qtasks._runtime.bridge().run_pending()
+    assert [failed_chain] == ended
+    with pytest.raises(ValueError, match="at the bottom"):
+        failed_chain.result()
+    assert (True, True) == (cancelled_chain.cancelled(), blocked.cancelled())
+
+
+def test_cancelling_a_deep_chain_before_its_deferred_starts_ends_it_all(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """A chain cancelled before its deeper bodies started ends cancelled; those bodies never run."""
+    started: list[int] = []
+
+    @qtasks.coroutine
+    def level(depth: int) -> Any:
+        started.append(depth)
+        if depth > 0:
+            yield level(depth - 1)
+        else:
+            yield qtasks.run(double, 1)
+
+    top = level(100)
+    started_synchronously = list(started)
+    assert top.cancel()
+    qtasks._runtime.bridge().run_pending()
+    assert top.cancelled()
+    assert started_synchronously == started
+    assert [] == qtasks_manual_pool.pending
+    assert [] == hook_calls
+
+
+def test_a_call_nested_past_forty_starts_on_the_next_step(qtasks_manual_pool: Any) -> None:
+    """Bodies starting 40 deep run synchronously; a call nested deeper starts its body on the next step."""
+    started: list[int] = []
+
+    @qtasks.coroutine
+    def level(depth: int) -> Any:
+        started.append(depth)
+        if depth > 0:
+            yield level(depth - 1)
+        else:
+            yield qtasks.run(double, 1)
+
+    top = level(40)
+    assert list(range(40, 0, -1)) == started
+    qtasks._runtime.bridge().run_pending()
+    assert list(range(40, -1, -1)) == started
+    qtasks_manual_pool.run_all()
+    assert top.done()
+
+
 # -- the GUI thread -----------------------------------------------------------
 
 

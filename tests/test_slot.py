@@ -1169,3 +1169,39 @@ def test_a_staticmethod_slot_is_not_owned_by_its_first_argument(qtasks_run: Any)
     assert not handle.done()
     gate.opened.set()
     assert "first" == qtasks_run(handle)
+
+
+class DeepChain(QObject):
+    """A QObject whose slot starts a chain of coroutines too deep to start synchronously."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[int] = []
+
+    @qtasks.slot
+    def go(self) -> Any:
+        yield self.level(100)
+
+    @qtasks.coroutine
+    def level(self, depth: int) -> Any:
+        self.started.append(depth)
+        if depth > 0:
+            yield self.level(depth - 1)
+        else:
+            yield qtasks.run(int)
+
+
+def test_deleting_the_owner_before_a_deep_chains_deferred_starts_ends_it_cancelled(
+    qtasks_manual_pool: Any, hook_calls: list[BaseException]
+) -> None:
+    """Deleting a slot's owner while its deep chain waits to finish starting cancels it all, with no error."""
+    owner = DeepChain()
+    started = owner.started
+    handle = owner.go()
+    started_synchronously = list(started)
+    sip.delete(owner)
+    qtasks._runtime.bridge().run_pending()
+    assert handle.cancelled()
+    assert started_synchronously == started
+    assert [] == qtasks_manual_pool.pending
+    assert [] == hook_calls

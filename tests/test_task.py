@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from qt import QThreadPool, delete
 from support import Gate, double
 
 import qtasks
@@ -114,6 +116,50 @@ def test_repr_of_a_task_failed_with_an_unprintable_exception_does_not_raise(qtas
     expected = "failed with UnprintableError: <str() of the UnprintableError raised>"
     assert f"<ThreadTask fail_unprintably() {expected}>" == repr(task)
     assert isinstance(task.exception(), UnprintableError)
+
+
+EXECUTOR = ThreadPoolExecutor(max_workers=1)
+
+
+class Unrepresentable:
+    """A callable with no __qualname__ whose own __repr__ fails."""
+
+    def __call__(self, x: int = 1) -> int:
+        return 2 * x
+
+    def __repr__(self) -> str:
+        msg = "no repr for this callable"
+        raise ValueError(msg)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        lambda: qtasks.run(Unrepresentable(), 1),
+        lambda: qtasks.map(Unrepresentable(), [1, 2]),
+        lambda: qtasks.run_in(EXECUTOR, Unrepresentable(), 1),
+        lambda: qtasks.run(fail_unprintably),
+    ],
+    ids=["run", "map", "run_in", "failed"],
+)
+def test_repr_and_str_of_every_handle_never_raise(qtasks_run: Any, start: Any) -> None:
+    """repr() and str() of a handle whose function's repr or exception's str raises name its type instead."""
+    task = start()
+    assert repr(task) == str(task)
+    assert "Unrepresentable object" in repr(task) or "fail_unprintably()" in repr(task)
+    qtasks_run(qtasks.wait([task]))
+    assert repr(task) == str(task)
+    assert repr(task).endswith(("finished>", "<str() of the UnprintableError raised>>"))
+    task.exception()  # consumed
+
+
+def test_repr_of_a_pool_whose_qthreadpool_was_deleted_does_not_raise(qapp: Any) -> None:
+    """A Pool's repr still answers after its QThreadPool was deleted."""
+    qpool = QThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    assert "<qtasks.Pool max_threads=" in repr(pool)
+    delete(qpool)
+    assert "<qtasks.Pool (its QThreadPool was deleted)>" == repr(pool)
 
 
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
