@@ -431,3 +431,99 @@ def test_quitting_with_run_async_work_in_flight_exits_cleanly() -> None:
     assert 0 == proc.returncode, proc.stderr
     assert ["exited normally", "finally 0", "finally 1", "finally 2"] == sorted(proc.stdout.splitlines())
     assert [] == [line for line in proc.stderr.splitlines() if not line.startswith("QStandardPaths:")]
+
+
+# -- a real asyncio client against a server on 127.0.0.1 ---------------------
+
+
+class EchoServer:
+    """A line-echo server on 127.0.0.1, run on the qtasks loop; it notes each connection's end.
+
+    It never answers the line "hold", and waits for the client to leave.
+    """
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.ended: list[str] = []  # appended on the loop's thread
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = await reader.readline()
+        try:
+            if line != b"hold\n":
+                writer.write(b"echo " + line)
+                await writer.drain()
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # until the client closes its end
+            self.ended.append(line.decode().strip())
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def ask(port: int, text: str) -> str:
+    """Send one line to 127.0.0.1:port and return the answer; close the connection, even when cancelled."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(text.encode() + b"\n")
+        await writer.drain()
+        return (await reader.readline()).decode().strip()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@pytest.fixture
+def echo_server(qtasks_run: Any) -> Iterator[EchoServer]:
+    """An EchoServer listening on 127.0.0.1 for one test."""
+    server = EchoServer()
+    qtasks_run(qtasks.run_async(server.start))
+    yield server
+    qtasks_run(qtasks.run_async(server.stop))
+
+
+def test_many_requests_gathered_at_once_each_get_their_answer(
+    qtasks_run: Any, echo_server: EchoServer
+) -> None:
+    """Fifty asyncio.open_connection requests, gathered by qtasks at once, each get their own answer."""
+    answers = qtasks_run(
+        qtasks.gather(*(qtasks.run_async(ask, echo_server.port, f"r{i}") for i in range(50)))
+    )
+    assert [f"echo r{i}" for i in range(50)] == answers
+
+
+def test_many_requests_gathered_by_asyncio_inside_one_coroutine(
+    qtasks_run: Any, echo_server: EchoServer
+) -> None:
+    """An async function may itself gather many requests with asyncio.gather."""
+
+    async def fetch_all(port: int) -> list[str]:
+        return list(await asyncio.gather(*(ask(port, f"q{i}") for i in range(50))))
+
+    assert [f"echo q{i}" for i in range(50)] == qtasks_run(qtasks.run_async(fetch_all, echo_server.port))
+
+
+def test_cancelling_a_request_closes_its_connection_on_the_loop_side(
+    qtbot: Any, qtasks_run: Any, echo_server: EchoServer
+) -> None:
+    """Cancelling the handle of a waiting request closes its connection, which the server sees end."""
+
+    @qtasks.coroutine
+    def fan_out():  # type: ignore[no-untyped-def]
+        return (yield qtasks.gather(*(qtasks.run_async(ask, echo_server.port, f"a{i}") for i in range(3))))
+
+    held = qtasks.run_async(ask, echo_server.port, "hold")
+    assert ["echo a0", "echo a1", "echo a2"] == qtasks_run(fan_out())
+    qtbot.waitUntil(lambda: len(echo_server.ended) == 3, timeout=10_000)
+    held.cancel()
+    qtbot.waitUntil(lambda: "hold" in echo_server.ended, timeout=10_000)
+    assert held.cancelled()
+    assert ["a0", "a1", "a2", "hold"] == sorted(echo_server.ended)
