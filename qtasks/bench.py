@@ -12,6 +12,7 @@ run per row; Qt's C++ allocations are not seen by tracemalloc).
 Rows:
   gather       qtasks.gather over n qtasks.run() calls, from a coroutine
   sequential   one coroutine awaiting qtasks.run() n times
+  run_async    one coroutine awaiting qtasks.run_async() of a trivial coroutine n times
   map          qtasks.map over 10*n items
   floor        one QRunnable + one queued signal per task (the bare minimum)
   floor-seq    the same, one task at a time
@@ -73,7 +74,7 @@ Done = Callable[[list[Any]], None]
 # start(n, done): begin the job on the GUI thread; done(results) when all are back.
 Start = Callable[[int, Done], None]
 
-SEQUENTIAL_ROWS: Final = frozenset({"sequential", "floor-seq"})
+SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "floor-seq"})
 ROW_TIMEOUT_S: Final = 300.0
 
 
@@ -99,6 +100,22 @@ def start_sequential(n: int, done: Done) -> None:
         results = []
         for i in range(n):
             results.append((yield qtasks.run(noop, i)))
+        return results
+
+    round_trips().add_done_callback(lambda task: done(task.result()))
+
+
+async def async_noop(x: int) -> int:
+    """Return `x`: the coroutine the run_async row runs. qtasks' asyncio thread."""
+    return x
+
+
+def start_run_async(n: int, done: Done) -> None:
+    @qtasks.coroutine
+    def round_trips() -> Any:
+        results = []
+        for i in range(n):
+            results.append((yield qtasks.run_async(async_noop, i)))
         return results
 
     round_trips().add_done_callback(lambda task: done(task.result()))
@@ -274,6 +291,7 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     # name: (start, n as a multiple of --n (negative: a divisor), module needed)
     "gather": (start_gather, 1, None),
     "sequential": (start_sequential, 1, None),
+    "run_async": (start_run_async, 1, None),
     "map": (start_map, 10, None),
     "floor": (start_floor, 1, None),
     "floor-seq": (start_floor_seq, 1, None),
