@@ -223,6 +223,13 @@ class _OwnLoop:
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
+            # What shutdown() could not wait for: cancelled here, and run to
+            # its end so that its handle hears of it before the loop closes.
+            left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in left:
+                if not task.cancelling():
+                    task.cancel()
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
@@ -382,7 +389,8 @@ def run_async(
     `finally` run on the loop's thread. An asyncio task that cancels itself
     cancels the handle. `async_fn` may also be a coroutine object. Raises
     TypeError for a plain or generator function, RuntimeError for a
-    coroutine awaited already, a closed or stopped `loop`, or no QApplication.
+    coroutine awaited already, a closed or stopped `loop`, no QApplication, or
+    a call off the GUI thread.
     """
     if loop is not None:
         _check_loop(loop, "qtasks.run_async(..., loop=...)")
@@ -392,6 +400,14 @@ def run_async(
         if inspect.iscoroutine(async_fn):
             async_fn.close()  # it will never run: no "never awaited" warning on top
         raise
+    if not _runtime.on_gui_thread():
+        if inspect.iscoroutine(async_fn):
+            async_fn.close()
+        msg = (
+            "qtasks.run_async was called off the GUI thread; its handle belongs to the GUI thread: "
+            "call it from a coroutine or slot, or, on the asyncio loop itself, await the coroutine directly"
+        )
+        raise RuntimeError(msg)
     coro = _coroutine_of(async_fn, args, kwargs)
     name = f"{getattr(coro, '__qualname__', type(coro).__name__)}()"
     target = _OWN_LOOP.get() if loop is None else loop

@@ -283,6 +283,27 @@ def test_shutdown_cancels_coroutines_started_on_the_loop_by_other_means(qtasks_r
     assert ["background finally"] == trace
 
 
+def test_shutdown_gives_up_on_a_coroutine_that_blocks_its_loop(qtbot: Any) -> None:
+    """shutdown(timeout) returns the handle of a coroutine blocking its loop past the timeout, and warns."""
+    release = threading.Event()
+    entered = threading.Event()
+    ended: list[str] = []
+
+    async def block() -> None:
+        entered.set()
+        release.wait(30)
+        ended.append("returned")
+
+    handle = qtasks.run_async(block)
+    assert entered.wait(10)
+    with pytest.warns(RuntimeWarning, match=r"^qtasks.shutdown: 1 function\(s\) still running after 0.2 s"):
+        still_running = qtasks.shutdown(timeout=0.2)
+    assert [handle] == still_running
+    assert handle.cancelled()
+    release.set()
+    qtbot.waitUntil(lambda: ended == ["returned"], timeout=10_000)
+
+
 # -- bad input ---------------------------------------------------------------
 
 
@@ -400,6 +421,30 @@ def test_a_loop_that_is_not_running_is_refused(qapp: Any) -> None:
     with pytest.raises(RuntimeError, match=f"^{msg}$"):
         qtasks.run_async(add, 1, 2, loop=loop)
     loop.close()
+
+
+def test_run_async_off_the_gui_thread_is_refused(qapp: Any) -> None:
+    """run_async called on another thread raises RuntimeError naming the fix, and runs nothing."""
+    ran: list[int] = []
+    errors: list[BaseException] = []
+
+    async def work() -> None:
+        ran.append(1)
+
+    def call() -> None:
+        try:
+            qtasks.run_async(work)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(10)
+    assert [
+        "qtasks.run_async was called off the GUI thread; its handle belongs to the GUI thread: call it "
+        "from a coroutine or slot, or, on the asyncio loop itself, await the coroutine directly"
+    ] == [str(exc) for exc in errors]
+    assert [] == ran
 
 
 def test_run_async_before_any_qapplication_is_refused() -> None:
