@@ -18,6 +18,8 @@ Rows:
   floor-seq    the same, one task at a time
   qthread      one QThread per task (the seed design; n/10 tasks)
   qasync       loop.run_in_executor with qasync's QThreadExecutor (if installed)
+  qasync-async one coroutine on qasync's loop awaiting a trivial coroutine as a task n times,
+               the run_async row's workload without the thread crossing (if installed)
   qt-async-threads  QtAsyncRunner.run_parallel (if installed)
   superqt      superqt.utils.create_worker per task (if installed)
   fairness     latency of one run() submitted during a map of 10**5 busy items,
@@ -74,7 +76,7 @@ Done = Callable[[list[Any]], None]
 # start(n, done): begin the job on the GUI thread; done(results) when all are back.
 Start = Callable[[int, Done], None]
 
-SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "floor-seq"})
+SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "qasync-async", "floor-seq"})
 ROW_TIMEOUT_S: Final = 300.0
 
 
@@ -257,6 +259,17 @@ def start_qasync(n: int, done: Done) -> None:
     loop.create_task(fan_out()).add_done_callback(lambda future: done(future.result()))
 
 
+def start_qasync_async(n: int, done: Done) -> None:
+    start_qasync(0, lambda _: None)  # makes qasync's loop, once
+    loop = _QASYNC["loop"]
+
+    async def round_trips() -> list[Any]:
+        # What an @asyncSlot does to await a trivial coroutine as a task, n times.
+        return [await loop.create_task(async_noop(i)) for i in range(n)]
+
+    loop.create_task(round_trips()).add_done_callback(lambda future: done(future.result()))
+
+
 _QT_ASYNC_THREADS: dict[str, Any] = {}
 
 
@@ -297,6 +310,7 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     "floor-seq": (start_floor_seq, 1, None),
     "qthread": (start_qthread, -10, None),
     "qasync": (start_qasync, 1, "qasync"),
+    "qasync-async": (start_qasync_async, 1, "qasync"),
     "qt-async-threads": (start_qt_async_threads, 1, "qt_async_threads"),
     "superqt": (start_superqt, 1, "superqt"),
 }
