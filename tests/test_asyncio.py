@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 import traceback
 from collections.abc import Iterator
@@ -68,6 +69,26 @@ def test_an_exception_arrives_with_its_traceback(qtasks_run: Any) -> None:
             return str(exc), [frame.name for frame in traceback.extract_tb(exc.__traceback__)][-1]
 
     assert ("boom", "fail") == qtasks_run(caller())
+
+
+def test_a_failure_nobody_awaits_reaches_sys_excepthook(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """The exception of a handle nobody awaits is reported to sys.excepthook once the handle is dropped."""
+    handle = qtasks.run_async(fail, "unawaited")
+    qtbot.waitUntil(handle.done, timeout=10_000)
+    del handle
+    gc.collect()
+    assert ["unawaited"] == [str(exc) for exc in hook_calls]
+
+
+def test_keyboard_interrupt_in_the_coroutine_reaches_its_handle_and_the_loop_goes_on(qtasks_run: Any) -> None:
+    """A KeyboardInterrupt raised by the coroutine fails its handle; the loop keeps serving calls."""
+
+    async def interrupted() -> None:
+        raise KeyboardInterrupt("stop")
+
+    with pytest.raises(KeyboardInterrupt, match="^stop$"):
+        qtasks_run(qtasks.run_async(interrupted))
+    assert (2, LOOP_THREAD) == qtasks_run(qtasks.run_async(add, 1, 1))
 
 
 def test_one_loop_on_its_own_thread_serves_every_call(qtasks_run: Any) -> None:
