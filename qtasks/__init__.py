@@ -8,6 +8,7 @@ read the modules.
 
 from __future__ import annotations
 
+from ._asyncio import run_async
 from ._binding import QT_API
 from ._combinators import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, as_completed, gather, shield, wait
 from ._coroutine import CoroutineTask, coroutine
@@ -44,6 +45,7 @@ __all__ = [
     "map",
     "report_progress",
     "run",
+    "run_async",
     "run_in",
     "run_until_complete",
     "running",

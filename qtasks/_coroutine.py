@@ -248,8 +248,8 @@ class CoroutineTask(Task[T]):
 
 _ASYNCIO_HINT: Final = (
     "asyncio code needs a running asyncio event loop, and a qtasks coroutine runs on the Qt "
-    "event loop instead: use qtasks.sleep(seconds) for asyncio.sleep(seconds), and run other "
-    "asyncio code on a worker thread with qtasks.run(asyncio.run, main())"
+    "event loop instead: use qtasks.sleep(seconds) for asyncio.sleep(seconds), and await other "
+    "asyncio code through qtasks.run_async(main), which runs it on an asyncio loop of its own"
 )
 
 

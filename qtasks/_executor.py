@@ -23,6 +23,7 @@ See ARCHITECTURE.md for the threads and the bridge.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import functools
@@ -33,11 +34,12 @@ import threading
 import time
 import weakref
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, Callable, Final, TypeVar
+from typing import Any, Callable, Final, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
 from . import _runtime
+from ._asyncio import AsyncioTask, adopt
 from ._bridge import report
 from ._errors import CancelledError
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
@@ -460,17 +462,31 @@ def _kind_of(future: object) -> str:
     elif callable(future):
         hint = "to run a function on an executor, use qtasks.run_in(executor, fn, ...)"
     else:
-        hint = "pass what executor.submit(...) or a Dask client.submit(...) returns"
+        hint = (
+            "pass what executor.submit(...) or a Dask client.submit(...) returns, "
+            "or an asyncio future of a loop running on another thread"
+        )
     msg = f"qtasks.wrap needs a concurrent.futures.Future or a distributed.Future, got {future!r}: {hint}"
     raise TypeError(msg)
 
 
-def wrap(future: Future[T] | Any) -> ExecutorTask[T]:
-    """Adopt a `concurrent.futures.Future` or a Dask `distributed.Future`; return its handle.
+@overload
+def wrap(future: asyncio.Future[T]) -> AsyncioTask[T]: ...
+
+
+@overload
+def wrap(future: Future[T] | Any) -> ExecutorTask[T]: ...
+
+
+def wrap(future: Any) -> Task[Any]:
+    """Adopt a `concurrent.futures.Future`, a Dask `distributed.Future` or an asyncio future.
 
     GUI thread. The handle finishes with the future's outcome; cancelling it
-    cancels the future. Raises TypeError for anything else.
+    cancels the future. An `asyncio.Future` or `asyncio.Task` must belong to
+    a loop running on another thread. Raises TypeError for anything else.
     """
+    if isinstance(future, asyncio.Future):
+        return adopt(future)
     kind = _kind_of(future)
     if kind is DASK:
         name = f"dask {getattr(future, 'key', '?')!r}"

@@ -8,7 +8,8 @@ thread of this process (`Pool`, a `map` chunk, `run_in` on a
   guarded by the lock of the pool that queues it;
 - `LaneItem`, what a pool's worker loop runs;
 - the per-thread current item (`run_as`), which `check_cancelled()`,
-  `cancel_requested()` and `report_progress()` read;
+  `cancel_requested()` and `report_progress()` read, and for a coroutine run
+  by `run_async()` on an asyncio loop the per-asyncio-task one (`ASYNC_SIDE`);
 - `take_back_or_flag`: cancelling an item takes it back while it is queued,
   and otherwise sets the cancel flag its function may read.
 
@@ -20,6 +21,7 @@ through the bridge.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Final, Iterable, Protocol, TypeVar
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ._task import Task
 
 __all__ = [
+    "ASYNC_SIDE",
     "DROPPED",
     "QUEUED",
     "RAN",
@@ -85,6 +88,19 @@ class LaneItem(WorkerSide, Protocol):
 
 
 _LOCAL = threading.local()
+
+# The current item of an asyncio task run by qtasks.run_async(): a loop runs
+# many tasks on one thread, so a thread-local cannot tell them apart, while a
+# context variable follows each asyncio task (and the tasks it starts).
+ASYNC_SIDE: contextvars.ContextVar[WorkerSide | None] = contextvars.ContextVar(
+    "qtasks_async_side", default=None
+)
+
+
+def _current_side() -> WorkerSide | None:
+    """Return the item the calling code runs for: this thread's, else this asyncio task's. Any thread."""
+    side: WorkerSide | None = getattr(_LOCAL, "side", None)
+    return side if side is not None else ASYNC_SIDE.get()
 
 
 def run_as(side: WorkerSide, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
@@ -168,7 +184,7 @@ def cancel_requested() -> bool:
 
     Any thread; False outside a qtasks task.
     """
-    side = getattr(_LOCAL, "side", None)
+    side = _current_side()
     return side is not None and bool(side._cancel_requested)
 
 
@@ -177,7 +193,7 @@ def check_cancelled() -> None:
 
     Any thread; does nothing outside a qtasks task.
     """
-    side = getattr(_LOCAL, "side", None)
+    side = _current_side()
     if side is not None and side._cancel_requested:
         msg = f"{side!r} was cancelled"
         raise CancelledError(msg)
@@ -189,6 +205,6 @@ def report_progress(value: object) -> None:
     Any thread; cheap enough for a tight loop (bursts coalesce to the newest
     value). Does nothing outside a qtasks task.
     """
-    side = getattr(_LOCAL, "side", None)
+    side = _current_side()
     if side is not None:
         side._set_progress(value)

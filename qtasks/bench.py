@@ -12,11 +12,14 @@ run per row; Qt's C++ allocations are not seen by tracemalloc).
 Rows:
   gather       qtasks.gather over n qtasks.run() calls, from a coroutine
   sequential   one coroutine awaiting qtasks.run() n times
+  run_async    one coroutine awaiting qtasks.run_async() of a trivial coroutine n times
   map          qtasks.map over 10*n items
   floor        one QRunnable + one queued signal per task (the bare minimum)
   floor-seq    the same, one task at a time
   qthread      one QThread per task (the seed design; n/10 tasks)
   qasync       loop.run_in_executor with qasync's QThreadExecutor (if installed)
+  qasync-async one coroutine on qasync's loop awaiting a trivial coroutine as a task n times,
+               the run_async row's workload without the thread crossing (if installed)
   qt-async-threads  QtAsyncRunner.run_parallel (if installed)
   superqt      superqt.utils.create_worker per task (if installed)
   fairness     latency of one run() submitted during a map of 10**5 busy items,
@@ -73,7 +76,7 @@ Done = Callable[[list[Any]], None]
 # start(n, done): begin the job on the GUI thread; done(results) when all are back.
 Start = Callable[[int, Done], None]
 
-SEQUENTIAL_ROWS: Final = frozenset({"sequential", "floor-seq"})
+SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "qasync-async", "floor-seq"})
 ROW_TIMEOUT_S: Final = 300.0
 
 
@@ -99,6 +102,22 @@ def start_sequential(n: int, done: Done) -> None:
         results = []
         for i in range(n):
             results.append((yield qtasks.run(noop, i)))
+        return results
+
+    round_trips().add_done_callback(lambda task: done(task.result()))
+
+
+async def async_noop(x: int) -> int:
+    """Return `x`: the coroutine the run_async row runs. qtasks' asyncio thread."""
+    return x
+
+
+def start_run_async(n: int, done: Done) -> None:
+    @qtasks.coroutine
+    def round_trips() -> Any:
+        results = []
+        for i in range(n):
+            results.append((yield qtasks.run_async(async_noop, i)))
         return results
 
     round_trips().add_done_callback(lambda task: done(task.result()))
@@ -240,6 +259,17 @@ def start_qasync(n: int, done: Done) -> None:
     loop.create_task(fan_out()).add_done_callback(lambda future: done(future.result()))
 
 
+def start_qasync_async(n: int, done: Done) -> None:
+    start_qasync(0, lambda _: None)  # makes qasync's loop, once
+    loop = _QASYNC["loop"]
+
+    async def round_trips() -> list[Any]:
+        # What an @asyncSlot does to await a trivial coroutine as a task, n times.
+        return [await loop.create_task(async_noop(i)) for i in range(n)]
+
+    loop.create_task(round_trips()).add_done_callback(lambda future: done(future.result()))
+
+
 _QT_ASYNC_THREADS: dict[str, Any] = {}
 
 
@@ -274,11 +304,13 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     # name: (start, n as a multiple of --n (negative: a divisor), module needed)
     "gather": (start_gather, 1, None),
     "sequential": (start_sequential, 1, None),
+    "run_async": (start_run_async, 1, None),
     "map": (start_map, 10, None),
     "floor": (start_floor, 1, None),
     "floor-seq": (start_floor_seq, 1, None),
     "qthread": (start_qthread, -10, None),
     "qasync": (start_qasync, 1, "qasync"),
+    "qasync-async": (start_qasync_async, 1, "qasync"),
     "qt-async-threads": (start_qt_async_threads, 1, "qt_async_threads"),
     "superqt": (start_superqt, 1, "superqt"),
 }

@@ -336,6 +336,42 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_failure_reporting.py",),
     ),
     Break(
+        "run_async_cancel_stays_on_the_gui_thread",
+        "cancelling a run_async handle cancels its asyncio task on the loop",
+        (
+            (
+                "qtasks/_asyncio.py",
+                "        if self.future is not None:\n            self.future.cancel()\n",
+                "        if self.future is None:\n            self.future.cancel()\n",
+            ),
+        ),
+        ("tests/test_asyncio.py",),
+    ),
+    Break(
+        "run_async_self_cancel_finishes",
+        "an asyncio task that cancels itself cancels its run_async handle",
+        (
+            (
+                "qtasks/_asyncio.py",
+                "        if cancelled:\n            self._finish(CANCELLED)\n",
+                "        if False:\n            self._finish(CANCELLED)\n",
+            ),
+        ),
+        ("tests/test_asyncio.py",),
+    ),
+    Break(
+        "run_async_side_not_set",
+        "report_progress() and check_cancelled() work inside a coroutine run by run_async",
+        (
+            (
+                "qtasks/_asyncio.py",
+                "    ASYNC_SIDE.set(side)\n",
+                "    ASYNC_SIDE.set(None)\n",
+            ),
+        ),
+        ("tests/test_asyncio.py",),
+    ),
+    Break(
         "check_cancelled_never_raises",
         "check_cancelled() raises CancelledError in a function whose task was cancelled",
         (

@@ -18,6 +18,7 @@ def test_the_examples_are_all_there() -> None:
         "dask_cluster.py",
         "fan_out.py",
         "handle_click.py",
+        "http_fetch.py",
         "search_as_you_type.py",
         "search_widget.py",
     ]

@@ -69,8 +69,8 @@ def test_awaiting_what_a_plain_call_returned_suggests_qtasks_run(qtasks_run: Any
 # -- asyncio inside a qtasks coroutine -----------------------------------------
 
 ASYNCIO_HINT = (
-    r"use qtasks\.sleep\(seconds\) for asyncio\.sleep\(seconds\), and run other asyncio code "
-    r"on a worker thread with qtasks\.run\(asyncio\.run, main\(\)\)"
+    r"use qtasks\.sleep\(seconds\) for asyncio\.sleep\(seconds\), and await other asyncio code "
+    r"through qtasks\.run_async\(main\), which runs it on an asyncio loop of its own"
 )
 
 
@@ -113,14 +113,14 @@ def test_an_asyncio_future_in_a_qtasks_coroutine_gets_the_asyncio_hint(qtasks_ru
         loop.close()
 
 
-def test_a_worker_may_run_asyncio_code_with_asyncio_run(qtasks_run: Any) -> None:
-    """The fix the hint shows works: qtasks.run(asyncio.run, main()) runs asyncio code on a worker."""
+def test_the_fix_the_asyncio_hint_shows_runs_the_asyncio_code(qtasks_run: Any) -> None:
+    """The fix the hint shows works: qtasks.run_async(main) runs asyncio code and gives its result."""
 
     async def main() -> str:
         await asyncio.sleep(0.01)
         return "done"
 
-    assert "done" == qtasks_run(qtasks.run(asyncio.run, main()))
+    assert "done" == qtasks_run(qtasks.run_async(main))
 
 
 # -- an undecorated generator --------------------------------------------------
