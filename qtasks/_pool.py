@@ -174,6 +174,13 @@ class ThreadTask(Task[T]):
 # A map on a Pool: big chunks of short items, split when items turn slow.
 _POOL_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True)
 
+# Invariant: a Pool with a runner start queued in or running on its
+# QThreadPool (`_starts > 0`) is a key here. Why: a Pool and its runner refer
+# to each other; dropped by the user while a start is queued, the collector
+# would clear the Pool under the worker that Qt is about to run. A pool leaves
+# on the GUI thread (`_forget_if_idle`), so its last reference drops there.
+_BUSY: dict[Pool, None] = {}
+
 
 class _Runner(QRunnable):
     """One QRunnable per Pool, started once per worker loop wanted."""
@@ -305,6 +312,7 @@ class Pool:
                 start = self._starts < max(1, self._qpool.maxThreadCount())
                 if start:
                     self._starts += 1
+                    _BUSY[self] = None
         if start:
             self._qpool.start(self._runner)
 
@@ -324,6 +332,21 @@ class Pool:
                 return item
             self._dropped.append(item)
         return None
+
+    def _leave_in_worker(self, bridge: Bridge) -> None:
+        """End a worker loop: if it was the last start, ask the GUI thread to forget the pool. Worker thread.
+
+        Read without the lock: a start counted meanwhile posts again when its
+        loop ends, and `_forget_if_idle` checks under the lock.
+        """
+        if not self._starts:
+            bridge.post(self._forget_if_idle)
+
+    def _forget_if_idle(self) -> None:
+        """Leave `_BUSY` once no runner start is queued or running. GUI thread; idempotent."""
+        with self._lock:
+            if not self._starts:
+                _BUSY.pop(self, None)
 
     def _release_dropped(self) -> None:
         """Let go of the cancelled items workers skipped. GUI thread."""
@@ -348,7 +371,7 @@ class Pool:
                 # The first skip since the last release asks for one; later ones ride along.
                 bridge.post(self._release_dropped)
             if item is None:
-                return
+                return self._leave_in_worker(bridge)
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
             waiter: threading.Lock | None = None
@@ -436,6 +459,8 @@ class Pool:
             self._lanes.clear()
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
+            if not self._starts:
+                _BUSY.pop(self, None)
             # Parked worker loops find the lanes empty and leave now.
             for waiter in self._parked:
                 waiter.release()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import weakref
 from typing import Any
 
 import pytest
-from qt import QThreadPool
+from qt import QRunnable, QThreadPool
 from support import Gate, double, settle
 
 import qtasks
@@ -339,3 +340,43 @@ def test_a_finished_coroutine_is_not_freed_by_the_worker_that_runs_its_last_subm
     assert 2 == qtasks_run(pool.run(int, 2))
     settle(qtasks_run)
     assert [threading.get_ident()] == freed_on
+
+
+class BlockingRunnable(QRunnable):
+    """Another library's runnable that holds a QThreadPool thread until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def run(self) -> None:
+        self.entered.set()
+        self.release.wait(10)
+
+
+def test_a_pool_dropped_with_a_start_still_queued_stays_whole_until_it_runs(
+    qtbot: Any, hook_calls: list[BaseException]
+) -> None:
+    """A Pool nobody holds, whose worker start Qt has yet to run, is freed only after, on the GUI thread."""
+    qpool = QThreadPool()
+    qpool.setMaxThreadCount(1)
+    other = BlockingRunnable()
+    qpool.start(other)
+    assert other.entered.wait(10)
+    pool = qtasks.Pool(pool=qpool)
+    task = pool.run(double, 1)  # its worker start waits behind the other runnable
+    assert task.cancel()
+    freed = weakref.ref(pool)
+    del pool, task
+    gc.collect()  # the pool and its runner refer to each other: only the collector could free them
+    other.release.set()
+
+    def pool_freed() -> bool:
+        gc.collect()
+        return freed() is None
+
+    qtbot.waitUntil(pool_freed, timeout=10_000)
+    assert qpool.waitForDone(10_000)
+    assert [] == hook_calls
