@@ -95,7 +95,10 @@ def test_without_a_qapplication_it_names_the_fix() -> None:
 
 
 def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
-    """A plain script, with pytest made unimportable, waits for its work with run_until_complete."""
+    """A plain script, with pytest made unimportable, waits for its work with run_until_complete and ends quietly.
+
+    Nothing is printed at exit either, though the pool's workers outlive the application there.
+    """
     script = textwrap.dedent(
         """
         import sys
@@ -105,10 +108,12 @@ def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
 
         app = QApplication(sys.argv)
         print(qtasks.run_until_complete(qtasks.gather(qtasks.run(pow, 2, 10), qtasks.run(abs, -3))))
+        print(qtasks.run_until_complete(qtasks.run(sum, range(10)), timeout=5))
         """
     )
     completed = run_python("-c", script)
-    assert ("[1024, 3]\n", 0) == (completed.stdout, completed.returncode), completed.stderr
+    assert ("[1024, 3]\n45\n", 0) == (completed.stdout, completed.returncode), completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr
 
 
 def test_off_the_gui_thread_it_refuses(qapp: Any) -> None:
