@@ -23,7 +23,7 @@ from typing_extensions import ParamSpec
 
 from . import _runtime
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name
+from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name, safe_repr
 
 __all__ = ["CoroutineTask", "as_task", "coroutine"]
 
@@ -209,9 +209,15 @@ class CoroutineTask(Task[T]):
                     self._finish(FAILED, exc=error)
                     return
                 value = exc = None
-                task = as_task(yielded)
-                if task is None:
-                    exc = TypeError(_not_awaitable_message(yielded, coro))
+                try:
+                    task = as_task(yielded)
+                    if task is None:
+                        exc = TypeError(_not_awaitable_message(yielded, coro))
+                        continue
+                except Exception as error:  # noqa: BLE001 - raised at the yield, as any other mistake there
+                    # Why: a failure here (a value's __repr__ raising while the
+                    # message is made) must not escape the step into Qt.
+                    exc = error
                     continue
                 if task is self:
                     msg = f"{self!r} awaits its own handle, which can never finish: await another task"
@@ -289,7 +295,7 @@ def _not_awaitable_message(value: object, coro: AnyCoroutine[Any]) -> str:
         hint = f"{verb} qtasks.gather(*tasks) to wait for several"
     elif callable(value):
         hint = f"{verb} qtasks.run(fn, ...) to run a function on a worker thread"
-    return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
+    return f"a qtasks coroutine yielded {safe_repr(value)}, which is not awaitable: {hint}"
 
 
 def _suspension_call(coro: AnyCoroutine[Any]) -> tuple[str, str] | None:

@@ -53,15 +53,25 @@ _REPR = threading.local()
 
 def callable_name(fn: object) -> str:
     """Return a function's qualified name for reprs and messages, or its repr."""
-    name = getattr(fn, "__qualname__", None)
+    try:
+        name = getattr(fn, "__qualname__", None)
+    except Exception:  # noqa: BLE001 - any error of a user's __getattr__
+        name = None
     if isinstance(name, str):
         return name
+    return safe_repr(fn)
+
+
+def safe_repr(value: object) -> str:
+    """Return `repr(value)`, or `<TypeName object>` when the value's own `__repr__` raises.
+
+    Why: a repr goes into handles' reprs and error messages, which must never
+    raise in place of what they describe.
+    """
     try:
-        return repr(fn)
+        return repr(value)
     except Exception:  # noqa: BLE001 - any error of a user's __repr__
-        # Why: the name goes into the handle's repr and messages, which
-        # must never raise; a task half made would stay in the registry.
-        return f"<{type(fn).__qualname__} object>"
+        return f"<{type(value).__qualname__} object>"
 
 
 def require_callable(fn: object, call: str) -> None:
@@ -69,7 +79,7 @@ def require_callable(fn: object, call: str) -> None:
     if not callable(fn):
         name = call.split("(", 1)[0]
         msg = (
-            f"{name} needs a callable, got {fn!r}: pass the function and its "
+            f"{name} needs a callable, got {safe_repr(fn)}: pass the function and its "
             f"arguments, e.g. {call}, not load(path)"
         )
         raise TypeError(msg)
