@@ -48,6 +48,22 @@ def test_a_timeout_cancels_the_task_and_names_it(qapp: Any) -> None:
     assert ["finally"] == log
 
 
+def test_a_failure_in_the_clean_up_after_a_timeout_is_the_timeouts_cause(qapp: Any) -> None:
+    """A task whose finally fails when the timeout cancels it: TimeoutError carries that failure as its cause."""
+
+    @qtasks.coroutine
+    def stuck() -> Any:
+        try:
+            yield qtasks.sleep(3600)
+        finally:
+            raise ValueError("clean-up failed")
+
+    handle = stuck()
+    with pytest.raises(qtasks.TimeoutError) as caught:
+        qtasks.run_until_complete(handle, timeout=0.01)
+    assert "ValueError('clean-up failed')" == repr(caught.value.__cause__)
+
+
 def test_without_a_timeout_it_waits_as_long_as_it_takes(qapp: Any) -> None:
     """timeout=None, the default, waits for a task that ends later, with no time limit."""
 
