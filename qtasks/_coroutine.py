@@ -379,6 +379,12 @@ def as_task(value: object) -> Task[Any] | None:
         return value
     if inspect.iscoroutine(value):
         name = getattr(value, "__qualname__", "coroutine")
+        if inspect.getcoroutinestate(value) != inspect.CORO_CREATED:
+            msg = (
+                f"the coroutine object of {name}() was started already: await the handle its "
+                f"first use returned, or call {name}() again for a new one"
+            )
+            raise RuntimeError(msg)
         return CoroutineTask(value, name)
     return None
 

@@ -319,6 +319,18 @@ class Task(Generic[T]):
         else:
             callbacks.append(fn)
 
+    def _remove_on_done(self, fn: Callable[[Task[T]], object]) -> None:
+        """Stop calling `fn`, added by `_on_done`, when the task is done. GUI thread.
+
+        For a waiter that stops waiting while the task runs on: without it,
+        every listener it left would stay on the task, keeping the waiter
+        alive and costing a call each when the task ends.
+        """
+        callbacks = self._callbacks
+        if callbacks is not None:
+            with contextlib.suppress(ValueError):
+                callbacks.remove(fn)
+
     def _consume(self) -> None:
         """Take responsibility for the outcome: a failure is no longer reported."""
         self._failure_report = NEVER
