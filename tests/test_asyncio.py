@@ -147,6 +147,26 @@ def test_a_late_result_is_dropped(qtbot: Any, hook_calls: list[BaseException]) -
     assert [] == hook_calls
 
 
+def test_a_clean_up_failure_after_the_cancel_is_reported(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """A coroutine whose finally raises after its handle was cancelled has that failure reported, once."""
+    started = threading.Event()
+
+    async def fails_to_clean_up() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise ValueError("clean-up failed")
+
+    handle = qtasks.run_async(fails_to_clean_up)
+    assert started.wait(10)
+    handle.cancel()
+    qtbot.waitUntil(lambda: bool(hook_calls), timeout=10_000)
+    qtasks_sleep_a_step(qtbot)
+    assert ["ValueError('clean-up failed')"] == [repr(exc) for exc in hook_calls]
+    assert handle.cancelled()
+
+
 def qtasks_sleep_a_step(qtbot: Any) -> None:
     """Let the bridge deliver what the loop's thread has handed over."""
     step = qtasks.sleep(0.05)
