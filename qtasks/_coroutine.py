@@ -208,20 +208,9 @@ class CoroutineTask(Task[T]):
                     _add_hint(error)
                     self._finish(FAILED, exc=error)
                     return
-                value = exc = None
-                try:
-                    task = as_task(yielded)
-                    if task is None:
-                        exc = TypeError(_not_awaitable_message(yielded, coro))
-                        continue
-                except Exception as error:  # noqa: BLE001 - raised at the yield, as any other mistake there
-                    # Why: a failure here (a value's __repr__ raising while the
-                    # message is made) must not escape the step into Qt.
-                    exc = error
-                    continue
-                if task is self:
-                    msg = f"{self!r} awaits its own handle, which can never finish: await another task"
-                    exc = RuntimeError(msg)
+                value = None
+                task, exc = self._task_of(yielded, coro)
+                if task is None:
                     continue
                 if task._state is not PENDING:
                     if not self._must_cancel:
@@ -238,6 +227,24 @@ class CoroutineTask(Task[T]):
         finally:
             self._stepping = False
             state.current = previous
+
+    def _task_of(
+        self, yielded: object, coro: AnyCoroutine[T]
+    ) -> tuple[Task[Any] | None, BaseException | None]:
+        """Return the task a yielded value stands for, or the error to throw in at that yield."""
+        try:
+            task = as_task(yielded)
+            if task is None:
+                return None, TypeError(_not_awaitable_message(yielded, coro))
+        except Exception as error:  # noqa: BLE001 - thrown in at the yield, as any other mistake there
+            # Why: a failure here (a value's __repr__ raising while the message
+            # is made, a coroutine object started already) must not escape the
+            # step into Qt.
+            return None, error
+        if task is self:
+            msg = f"{self!r} awaits its own handle, which can never finish: await another task"
+            return None, RuntimeError(msg)
+        return task, None
 
     def _released(self) -> None:
         self._coro = None

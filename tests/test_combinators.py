@@ -84,7 +84,7 @@ def test_gather_runs_plain_async_def_coroutine_objects(qtasks_run: Any) -> None:
 
 
 def test_a_coroutine_object_given_twice_runs_once_and_fills_both_places(qtasks_run: Any) -> None:
-    """gather(c, c) runs the coroutine once and gives its result twice, as asyncio.gather; wait() counts it once."""
+    """gather(c, c) runs the coroutine once and gives its result in both places; wait() counts it once."""
     runs: list[int] = []
 
     async def child() -> int:
@@ -100,14 +100,16 @@ def test_a_coroutine_object_given_twice_runs_once_and_fills_both_places(qtasks_r
 
 
 def test_a_coroutine_object_started_already_is_refused_with_the_fix(qtasks_run: Any) -> None:
-    """A coroutine object passed again after qtasks started it raises RuntimeError saying to await its handle."""
+    """A coroutine object passed again after qtasks started it: RuntimeError, saying to await its handle."""
 
     async def child() -> int:
         return await qtasks.run(double, 5)
 
     once = child()
     first = qtasks.gather(once)
-    with pytest.raises(RuntimeError, match=r"coroutine object of .*child\(\) was started already: await the handle"):
+    with pytest.raises(
+        RuntimeError, match=r"coroutine object of .*child\(\) was started already: await the handle"
+    ):
         qtasks.gather(once)
     assert [10] == qtasks_run(first)
 
@@ -221,7 +223,9 @@ def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
     assert ({task}, set()) == (done, pending)
 
 
-def test_a_finished_wait_or_cancelled_shield_is_not_kept_alive_by_tasks_still_running(qtasks_run: Any) -> None:
+def test_a_finished_wait_or_cancelled_shield_is_not_kept_alive_by_tasks_still_running(
+    qtasks_run: Any,
+) -> None:
     """Once a wait has returned, or a shield is cancelled, the tasks still running hold nothing of them.
 
     So `while pending: done, pending = await wait(pending, return_when=FIRST_COMPLETED)`

@@ -335,7 +335,9 @@ def test_yielding_a_value_whose_repr_raises_still_raises_type_error_inside(
             return str(exc)
         return "no error"
 
-    assert qtasks_run(body()).startswith("a qtasks coroutine yielded <_ReprRaises object>, which is not awaitable")
+    assert qtasks_run(body()).startswith(
+        "a qtasks coroutine yielded <_ReprRaises object>, which is not awaitable"
+    )
 
 
 def test_yielding_a_list_suggests_gather(qtasks_run: Any) -> None:

@@ -49,7 +49,7 @@ def test_a_timeout_cancels_the_task_and_names_it(qapp: Any) -> None:
 
 
 def test_a_failure_in_the_clean_up_after_a_timeout_is_the_timeouts_cause(qapp: Any) -> None:
-    """A task whose finally fails when the timeout cancels it: TimeoutError carries that failure as its cause."""
+    """A task whose finally fails when the timeout cancels it: that failure is the TimeoutError's cause."""
 
     @qtasks.coroutine
     def stuck() -> Any:
@@ -111,7 +111,7 @@ def test_without_a_qapplication_it_names_the_fix() -> None:
 
 
 def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
-    """A plain script, with pytest made unimportable, waits for its work with run_until_complete and ends quietly.
+    """A plain script, pytest unimportable, waits for its work with run_until_complete, then ends quietly.
 
     Nothing is printed at exit either, though the pool's workers outlive the application there.
     """
