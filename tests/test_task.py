@@ -181,6 +181,17 @@ def test_repr_of_a_pool_whose_qthreadpool_was_deleted_does_not_raise(qapp: Any) 
     assert "<qtasks.Pool (its QThreadPool was deleted)>" == repr(pool)
 
 
+def test_a_pool_whose_qthreadpool_was_deleted_refuses_work_with_the_fix(qapp: Any) -> None:
+    """Pool.run() after its QThreadPool was deleted raises RuntimeError saying so; no handle is left live."""
+    qpool = QThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    delete(qpool)
+    expected = r"cannot run double\(\): its QThreadPool was deleted; keep the QThreadPool alive"
+    with pytest.raises(RuntimeError, match=expected):
+        pool.run(double, 1)
+    assert [] == qtasks.running()
+
+
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
     """running() holds the handles that are not done."""
     gate = Gate()
