@@ -297,6 +297,9 @@ class Task(Generic[T]):
     def __await__(self) -> Generator[Task[T], Any, T]:
         """Suspend the awaiting qtasks coroutine until the task is done."""
         if self._state is PENDING:
+            gui = _runtime.STATE.gui_ident
+            if gui is not None and threading.get_ident() != gui:
+                raise RuntimeError(_awaited_off_the_gui_thread(self))
             # The scheduler sends the result in, or throws the exception.
             return (yield self)  # type: ignore[no-any-return]
         return self.result()
@@ -503,6 +506,16 @@ class Task(Generic[T]):
                 finally:
                     _REPR.depth = depth
         return f"<{head} {state}{waiting}>"
+
+
+def _awaited_off_the_gui_thread(task: Task[Any]) -> str:
+    """Say why a handle cannot be awaited here, and what to use instead."""
+    thread = threading.current_thread().name
+    return (
+        f"{task!r} was awaited on thread {thread!r}: qtasks handles are awaited by qtasks coroutines, "
+        "which run on the GUI thread; in asyncio code (a coroutine of qtasks.run_async), run "
+        "blocking work with asyncio.to_thread(fn, ...) instead of qtasks.run(fn, ...)"
+    )
 
 
 def _exception_text(exc: BaseException) -> str:

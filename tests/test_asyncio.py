@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import run_python
+from support import Gate, run_python
 
 import qtasks
 
@@ -165,6 +165,21 @@ def test_a_clean_up_failure_after_the_cancel_is_reported(qtbot: Any, hook_calls:
     qtasks_sleep_a_step(qtbot)
     assert ["ValueError('clean-up failed')"] == [repr(exc) for exc in hook_calls]
     assert handle.cancelled()
+
+
+def test_awaiting_a_qtasks_handle_in_asyncio_code_says_what_to_use(qtasks_run: Any) -> None:
+    """A qtasks handle awaited in a run_async coroutine raises RuntimeError naming asyncio.to_thread."""
+    gate = Gate()
+    handle = qtasks.run(gate)
+
+    async def awaits_a_qtasks_handle() -> object:
+        return await handle
+
+    expected = r"awaited on thread .*: qtasks handles are awaited by qtasks coroutines.*asyncio\.to_thread"
+    with pytest.raises(RuntimeError, match=expected):
+        qtasks_run(qtasks.run_async(awaits_a_qtasks_handle))
+    gate.opened.set()
+    qtasks_run(handle)
 
 
 def qtasks_sleep_a_step(qtbot: Any) -> None:
