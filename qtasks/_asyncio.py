@@ -34,6 +34,7 @@ from typing import Any, Callable, Final, TypeVar
 
 from . import _runtime
 from ._bridge import Bridge, report
+from ._errors import CancelledError
 from ._task import CANCELLED, PENDING, Task, callable_name
 from ._worker import ASYNC_SIDE, WeakWorkerSide
 
@@ -82,7 +83,13 @@ class AsyncioTask(Task[T]):
     def _deliver(self, value: Any, exc: BaseException | None, cancelled: bool) -> None:
         """Finish the task with the outcome the loop's thread read. GUI thread."""
         if self._state is not PENDING:
-            return  # cancelled before the coroutine ended: the late outcome is dropped
+            # Cancelled before the coroutine ended: a late result is dropped,
+            # but a failure of its clean-up has nobody else to reach.
+            if exc is not None and not isinstance(exc, CancelledError):
+                with contextlib.suppress(Exception):  # a note is a courtesy
+                    exc.add_note(f"(qtasks: raised by {self._name} after its handle was cancelled)")
+                report(exc)
+            return
         if cancelled:
             self._finish(CANCELLED)
         else:
@@ -167,7 +174,9 @@ class _LoopWork:
             value: Any = None
             exc: BaseException | None = None
             cancelled = future is None or future.cancelled()
-            if future is not None and not cancelled and not self.abandoned:
+            # An adopted future abandoned by its handle is left alone; our
+            # own coroutine's outcome is always read, for a late failure.
+            if future is not None and not cancelled and (not self.abandoned or self._side is not None):
                 exc = future.exception()
                 if exc is None:
                     value = future.result()

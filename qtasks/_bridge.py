@@ -19,7 +19,7 @@ import traceback
 from collections import deque
 from typing import Callable
 
-from ._binding import QObject, Qt, Signal, Slot
+from ._binding import QObject, Qt, Signal, Slot, is_deleted
 
 __all__ = ["Bridge", "report"]
 
@@ -72,7 +72,7 @@ class Bridge(QObject):
         self._queue.append(fn)
         if not self._wake_pending and not self._in_delivery:
             self._wake_pending = True
-            self._wake.emit()
+            self._wake_up()
 
     def deliver_in_drain(self, finish: Callable[[], object]) -> None:
         """Call `finish()`, a task's own delivery that runs no user code. GUI thread.
@@ -105,7 +105,21 @@ class Bridge(QObject):
         self._queue.append(box.pop())
         if not self._wake_pending:
             self._wake_pending = True
+            self._wake_up()
+
+    def _wake_up(self) -> None:
+        """Queue a drain on the GUI thread. Any thread.
+
+        At interpreter exit the application, and this bridge with it, can be
+        gone while a worker still finishes (a script that ends right after
+        `run_until_complete`): nothing could run what is posted then, so the
+        wake-up is dropped instead of raising in that worker.
+        """
+        try:
             self._wake.emit()
+        except RuntimeError:
+            if not is_deleted(self):
+                raise
 
     def run_pending(self) -> None:
         """Run everything posted so far and everything it posts, until idle.

@@ -41,8 +41,20 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
                 )
             msg = f"{caller} argument {position} is {awaitable!r}, which is not awaitable: {fix}"
             raise TypeError(msg)
-    tasks = [as_task(awaitable) for awaitable in given]
-    return [task for task in tasks if task is not None]
+    # Why by identity: a coroutine object given twice is started once and
+    # fills both places, as in asyncio; a second task would resume it at the
+    # first one's await.
+    started: dict[int, Task[Any]] = {}
+    tasks: list[Task[Any]] = []
+    for awaitable in given:
+        task = started.get(id(awaitable)) if inspect.iscoroutine(awaitable) else None
+        if task is None:
+            task = as_task(awaitable)
+            assert task is not None
+            if inspect.iscoroutine(awaitable):
+                started[id(awaitable)] = task
+        tasks.append(task)
+    return tasks
 
 
 class GatherTask(Task[list[Any]]):
@@ -205,6 +217,11 @@ class WaitTask(Task[tuple[set[Task[Any]], set[Task[Any]]]]):
             self._finish(FINISHED, (finished, pending))
 
     def _released(self) -> None:
+        # Why: `while pending: wait(pending, FIRST_COMPLETED)` would leave one
+        # listener per round on every task still running.
+        for child in self._children:
+            if child._state is PENDING:
+                child._remove_on_done(self._child_done)
         self._children = []
         self._done = set()
 
@@ -354,6 +371,9 @@ class ShieldTask(Task[Any]):
         self._finish_with(value, exc)
 
     def _released(self) -> None:
+        inner = self._inner
+        if inner is not None and inner._state is PENDING:
+            inner._remove_on_done(self._inner_done)  # cancelled: it no longer listens
         self._inner = None
 
     def _waiting_text(self) -> str:

@@ -23,7 +23,7 @@ from typing_extensions import ParamSpec
 
 from . import _runtime
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name
+from ._task import CANCELLED, FAILED, FINISHED, ON_STEP, PENDING, Task, callable_name, safe_repr
 
 __all__ = ["CoroutineTask", "as_task", "coroutine"]
 
@@ -208,14 +208,9 @@ class CoroutineTask(Task[T]):
                     _add_hint(error)
                     self._finish(FAILED, exc=error)
                     return
-                value = exc = None
-                task = as_task(yielded)
+                value = None
+                task, exc = self._task_of(yielded, coro)
                 if task is None:
-                    exc = TypeError(_not_awaitable_message(yielded, coro))
-                    continue
-                if task is self:
-                    msg = f"{self!r} awaits its own handle, which can never finish: await another task"
-                    exc = RuntimeError(msg)
                     continue
                 if task._state is not PENDING:
                     if not self._must_cancel:
@@ -232,6 +227,24 @@ class CoroutineTask(Task[T]):
         finally:
             self._stepping = False
             state.current = previous
+
+    def _task_of(
+        self, yielded: object, coro: AnyCoroutine[T]
+    ) -> tuple[Task[Any] | None, BaseException | None]:
+        """Return the task a yielded value stands for, or the error to throw in at that yield."""
+        try:
+            task = as_task(yielded)
+            if task is None:
+                return None, TypeError(_not_awaitable_message(yielded, coro))
+        except Exception as error:  # noqa: BLE001 - thrown in at the yield, as any other mistake there
+            # Why: a failure here (a value's __repr__ raising while the message
+            # is made, a coroutine object started already) must not escape the
+            # step into Qt.
+            return None, error
+        if task is self:
+            msg = f"{self!r} awaits its own handle, which can never finish: await another task"
+            return None, RuntimeError(msg)
+        return task, None
 
     def _released(self) -> None:
         self._coro = None
@@ -289,7 +302,7 @@ def _not_awaitable_message(value: object, coro: AnyCoroutine[Any]) -> str:
         hint = f"{verb} qtasks.gather(*tasks) to wait for several"
     elif callable(value):
         hint = f"{verb} qtasks.run(fn, ...) to run a function on a worker thread"
-    return f"a qtasks coroutine yielded {value!r}, which is not awaitable: {hint}"
+    return f"a qtasks coroutine yielded {safe_repr(value)}, which is not awaitable: {hint}"
 
 
 def _suspension_call(coro: AnyCoroutine[Any]) -> tuple[str, str] | None:
@@ -373,6 +386,12 @@ def as_task(value: object) -> Task[Any] | None:
         return value
     if inspect.iscoroutine(value):
         name = getattr(value, "__qualname__", "coroutine")
+        if inspect.getcoroutinestate(value) != inspect.CORO_CREATED:
+            msg = (
+                f"the coroutine object of {name}() was started already: await the handle its "
+                f"first use returned, or call {name}() again for a new one"
+            )
+            raise RuntimeError(msg)
         return CoroutineTask(value, name)
     return None
 

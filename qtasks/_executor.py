@@ -42,7 +42,7 @@ from . import _runtime
 from ._asyncio import AsyncioTask, adopt
 from ._bridge import report
 from ._errors import CancelledError
-from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
+from ._task import CANCELLED, PENDING, Task, callable_name, require_callable, safe_repr
 from ._worker import WeakWorkerSide, run_as
 
 __all__ = ["ExecutorTask", "run_in", "wrap"]
@@ -72,7 +72,7 @@ _Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 class ExecutorTask(Task[T]):
     """The handle of work on another engine: a process pool, a thread pool, a Dask cluster."""
 
-    __slots__ = ("_completion", "_future", "_kind", "_name", "_worker_side")
+    __slots__ = ("_completion", "_future", "_kind", "_name", "_thread_call", "_worker_side")
 
     def __init__(
         self,
@@ -80,10 +80,13 @@ class ExecutorTask(Task[T]):
         kind: str,
         name: str,
         call: _Call | None = None,
+        *,
         worker_side: WeakWorkerSide | None = None,
+        thread_call: _ThreadCall | None = None,
     ) -> None:
         super().__init__()
         self._future: Any = future
+        self._thread_call = thread_call
         self._kind = kind
         self._name = name
         # What check_cancelled() and report_progress() see in a function run
@@ -110,6 +113,7 @@ class ExecutorTask(Task[T]):
         if self._state is not PENDING:
             return False
         future = self._future
+        thread_call = self._thread_call
         if self._worker_side is not None:
             self._worker_side._cancel_requested = True
         self._finish(CANCELLED)
@@ -129,8 +133,11 @@ class ExecutorTask(Task[T]):
             # A future done already had its completion called before this
             # cancel, which untracks nothing: it is untracked here.
             _STILL_RUNNING.track(future, self)
-            if future.cancel() or future.done():
+            never_ran = future.cancel()
+            if never_ran or future.done():
                 _STILL_RUNNING.untrack(future)
+            if never_ran and thread_call is not None:
+                thread_call.drop()  # the user's arguments are freed here, not on the executor's thread
         return True
 
     def _deliver(self, value: Any, exc: BaseException | None, cancelled: bool) -> None:
@@ -144,7 +151,9 @@ class ExecutorTask(Task[T]):
         # result is then not fetched at all), and let go of the future: a
         # Dask future releases its key when dropped, without blocking.
         self._completion.abandoned = True
+        self._completion.drop_call()
         self._future = None
+        self._thread_call = None
 
     def _describe(self) -> str:
         return self._name
@@ -170,6 +179,10 @@ class _Completion:
         # Written once on the GUI thread, read here: True once the task is done.
         self.abandoned = False
 
+    def drop_call(self) -> None:
+        """Let go of the call's arguments, kept to explain a pickling error. GUI thread."""
+        self._call = None
+
     def __call__(self, future: Any) -> None:
         """Read the outcome and post it to the GUI thread. Engine thread; never raises."""
         try:
@@ -184,7 +197,9 @@ class _Completion:
                 value, exc, cancelled = _concurrent_outcome_in_engine(future)
             call = self._call
             if exc is not None and call is not None:
-                exc = _explain_pickling(exc, *call)
+                with contextlib.suppress(Exception):  # a courtesy: else the error goes on as it is
+                    exc = _explain_pickling(exc, *call)
+            del call
             task = self._task()
             if task is None:
                 return
@@ -195,6 +210,40 @@ class _Completion:
             self._bridge.transfer(box)
         except BaseException as error:  # noqa: BLE001 - nothing may escape into the engine
             report(error)
+
+
+class _ThreadCall:
+    """The call a `ThreadPoolExecutor` runs, whose parts are let go on the GUI thread.
+
+    Why: submitted as they are, the function and the user's arguments would
+    lose their last reference in the executor's work item, on its thread,
+    where their ``__del__`` must not run. After the call (executor thread),
+    the parts leave through the bridge; a call cancelled before it ran drops
+    them on the GUI thread (`drop`).
+    """
+
+    __slots__ = ("_bridge", "_parts", "_side")
+
+    def __init__(
+        self, side: WeakWorkerSide, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self._side = side
+        self._parts: list[Any] = [fn, args, kwargs]
+        self._bridge = _runtime.bridge()
+
+    def __call__(self) -> Any:
+        """Run the call with its worker side. Executor thread."""
+        parts = self._parts
+        try:
+            return run_as(self._side, parts[0], parts[1], parts[2])
+        finally:
+            box: list[Callable[[], object]] = [parts.clear]
+            del parts
+            self._bridge.transfer(box)
+
+    def drop(self) -> None:
+        """Let go of the parts of a call that will never run. GUI thread."""
+        self._parts.clear()
 
 
 def _concurrent_outcome_in_engine(future: Future[Any]) -> tuple[Any, BaseException | None, bool]:
@@ -295,8 +344,8 @@ def _explain_pickling(
     else:
         msg = ""
         parts: list[tuple[str, object]] = [(f"the function {name}", fn)]
-        parts += [(f"argument {index} of {name}() ({arg!r})", arg) for index, arg in enumerate(args)]
-        parts += [(f"keyword argument {key}= of {name}() ({arg!r})", arg) for key, arg in kwargs.items()]
+        parts += [(f"argument {i} of {name}() ({safe_repr(arg)})", arg) for i, arg in enumerate(args)]
+        parts += [(f"keyword argument {k}= of {name}() ({safe_repr(arg)})", arg) for k, arg in kwargs.items()]
         for label, part in parts:
             try:
                 pickle.dumps(part)
@@ -432,8 +481,9 @@ def run_in(executor: Any, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwar
     if isinstance(executor, ThreadPoolExecutor):
         # A thread of this process: check_cancelled() and report_progress() work there.
         side = WeakWorkerSide(name)
-        future = executor.submit(run_as, side, fn, args, kwargs)
-        return ExecutorTask(future, CONCURRENT, name, worker_side=side)
+        thread_call = _ThreadCall(side, fn, args, kwargs)
+        future = executor.submit(thread_call)
+        return ExecutorTask(future, CONCURRENT, name, worker_side=side, thread_call=thread_call)
     future = executor.submit(fn, *args, **kwargs)
     call = (fn, args, kwargs) if isinstance(executor, ProcessPoolExecutor) else None
     return ExecutorTask(future, _kind_of(future), name, call)

@@ -57,6 +57,9 @@ def until_complete(awaitable: object, seconds: float, call: str) -> Any:
         task.cancel()
         # The caller goes on with the task cancelled, not about to be.
         bridge().run_pending()
+        if task.done() and not task.cancelled():
+            # Its clean-up failed: that failure is the cause, not lost.
+            raise QtasksTimeoutError(msg) from task.exception()
         raise QtasksTimeoutError(msg)
     return task.result()
 
@@ -115,7 +118,11 @@ def _spin(task: Task[Any], seconds: float) -> None:
     timer.timeout.connect(time_out)
     if not math.isinf(seconds):
         timer.start(min(_MAX_INTERVAL_MS, math.ceil(seconds * 1000)))
-    task.add_done_callback(lambda _task: loop.quit())
+    # Why not add_done_callback: that would consume the outcome, and a failure
+    # the timeout's cancel provokes later would reach nobody. The caller
+    # takes the outcome; until then a failure is left to the handle.
+    task._leave_to_handle()
+    task._on_done(lambda _task: loop.quit())
     while not task.done() and not timed_out:
         if exec_loop(loop) == _LOOP_REFUSED:
             # Why: once QApplication.quit() has run outside app.exec_()

@@ -46,7 +46,7 @@ from . import _runtime
 from ._binding import QTimer
 from ._bridge import report
 from ._errors import CancelledError
-from ._task import CANCELLED, FAILED, FINISHED, PENDING, Task, callable_name
+from ._task import CANCELLED, FINISHED, PENDING, Task, callable_name
 from ._worker import QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
 __all__ = ["MAX_CHUNK", "ChunkRules", "Lanes", "MapTask", "RunLanes", "start_map"]
@@ -380,9 +380,11 @@ class MapTask(Task[list[Any]]):
         self._chunk_size = max(1, min(wanted, self._chunk_size * GROWTH, self._chunk_cap))
 
     def _fail(self, exc: BaseException) -> None:
-        """Fail the map with `exc` and stop everything still in flight."""
+        """Fail the map with `exc` (cancel it, for a CancelledError) and stop everything still in flight."""
         in_flight = list(self._in_flight)
-        if self._finish(FAILED, exc=exc):
+        # Why _finish_with: a CancelledError (the iterable's, or a function's)
+        # cancels the map, as anywhere else, rather than failing it with one.
+        if self._finish_with(None, exc):
             self._stop_chunks(in_flight)
 
     def cancel(self) -> bool:

@@ -41,7 +41,7 @@ from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 from typing_extensions import ParamSpec
 
 from . import _runtime
-from ._binding import QRunnable, QThreadPool
+from ._binding import QRunnable, QThreadPool, is_deleted
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
@@ -266,6 +266,12 @@ class Pool:
         Any thread. Raises TypeError if `fn` is not callable.
         """
         require_callable(fn, "qtasks.run(load, path)")
+        if is_deleted(self._qpool):
+            msg = (
+                f"{self!r} cannot run {callable_name(fn)}(): its QThreadPool was deleted; "
+                "keep the QThreadPool alive as long as the Pool, or make a new Pool"
+            )
+            raise RuntimeError(msg)
         task: ThreadTask[T] = ThreadTask(self, fn, args, kwargs)
         self._submit(task)
         return task

@@ -379,7 +379,8 @@ def _refused(exc: BaseException) -> CoroutineTask[Any]:
     task: Task[Any] = Task()
     task._consume()  # reported here, once
     task._finish(FAILED, exc=exc)
-    report(exc)
+    # On the GUI thread, where a report belongs (a hook may show a dialog).
+    _runtime.call_soon(functools.partial(report, exc))
     # Not a CoroutineTask, which only the GUI thread may make; it has no more public API.
     return cast("CoroutineTask[Any]", task)
 

@@ -53,15 +53,25 @@ _REPR = threading.local()
 
 def callable_name(fn: object) -> str:
     """Return a function's qualified name for reprs and messages, or its repr."""
-    name = getattr(fn, "__qualname__", None)
+    try:
+        name = getattr(fn, "__qualname__", None)
+    except Exception:  # noqa: BLE001 - any error of a user's __getattr__
+        name = None
     if isinstance(name, str):
         return name
+    return safe_repr(fn)
+
+
+def safe_repr(value: object) -> str:
+    """Return `repr(value)`, or `<TypeName object>` when the value's own `__repr__` raises.
+
+    Why: a repr goes into handles' reprs and error messages, which must never
+    raise in place of what they describe.
+    """
     try:
-        return repr(fn)
+        return repr(value)
     except Exception:  # noqa: BLE001 - any error of a user's __repr__
-        # Why: the name goes into the handle's repr and messages, which
-        # must never raise; a task half made would stay in the registry.
-        return f"<{type(fn).__qualname__} object>"
+        return f"<{type(value).__qualname__} object>"
 
 
 def require_callable(fn: object, call: str) -> None:
@@ -69,7 +79,7 @@ def require_callable(fn: object, call: str) -> None:
     if not callable(fn):
         name = call.split("(", 1)[0]
         msg = (
-            f"{name} needs a callable, got {fn!r}: pass the function and its "
+            f"{name} needs a callable, got {safe_repr(fn)}: pass the function and its "
             f"arguments, e.g. {call}, not load(path)"
         )
         raise TypeError(msg)
@@ -287,6 +297,9 @@ class Task(Generic[T]):
     def __await__(self) -> Generator[Task[T], Any, T]:
         """Suspend the awaiting qtasks coroutine until the task is done."""
         if self._state is PENDING:
+            gui = _runtime.STATE.gui_ident
+            if gui is not None and threading.get_ident() != gui:
+                raise RuntimeError(_awaited_off_the_gui_thread(self))
             # The scheduler sends the result in, or throws the exception.
             return (yield self)  # type: ignore[no-any-return]
         return self.result()
@@ -308,6 +321,18 @@ class Task(Generic[T]):
             _runtime.call_soon(functools.partial(fn, self))
         else:
             callbacks.append(fn)
+
+    def _remove_on_done(self, fn: Callable[[Task[T]], object]) -> None:
+        """Stop calling `fn`, added by `_on_done`, when the task is done. GUI thread.
+
+        For a waiter that stops waiting while the task runs on: without it,
+        every listener it left would stay on the task, keeping the waiter
+        alive and costing a call each when the task ends.
+        """
+        callbacks = self._callbacks
+        if callbacks is not None:
+            with contextlib.suppress(ValueError):
+                callbacks.remove(fn)
 
     def _consume(self) -> None:
         """Take responsibility for the outcome: a failure is no longer reported."""
@@ -481,6 +506,16 @@ class Task(Generic[T]):
                 finally:
                     _REPR.depth = depth
         return f"<{head} {state}{waiting}>"
+
+
+def _awaited_off_the_gui_thread(task: Task[Any]) -> str:
+    """Say why a handle cannot be awaited here, and what to use instead."""
+    thread = threading.current_thread().name
+    return (
+        f"{task!r} was awaited on thread {thread!r}: qtasks handles are awaited by qtasks coroutines, "
+        "which run on the GUI thread; in asyncio code (a coroutine of qtasks.run_async), run "
+        "blocking work with asyncio.to_thread(fn, ...) instead of qtasks.run(fn, ...)"
+    )
 
 
 def _exception_text(exc: BaseException) -> str:

@@ -51,3 +51,26 @@ def make_lock() -> threading.Lock:
 
 def raise_unpicklable() -> None:
     raise ValueError(threading.Lock())
+
+
+class Payload:
+    """A picklable argument a test can hold a weak reference to."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def payload_size(payload: Payload) -> int:
+    return payload.size
+
+
+class Unnameable:
+    """An argument that can neither be pickled nor shown with repr()."""
+
+    def __reduce__(self) -> Any:
+        msg = "no pickling for this"
+        raise TypeError(msg)
+
+    def __repr__(self) -> str:
+        msg = "no repr for this"
+        raise ValueError(msg)

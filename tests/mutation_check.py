@@ -416,10 +416,10 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_combinators.py",
-                "    def _released(self) -> None:\n        self._inner = None\n",
+                "    def _released(self) -> None:\n        inner = self._inner\n",
                 "    def _awaits(self) -> tuple[Task[Any], ...]:\n"
                 "        return () if self._inner is None else (self._inner,)\n\n"
-                "    def _released(self) -> None:\n        self._inner = None\n",
+                "    def _released(self) -> None:\n        inner = self._inner\n",
             ),
         ),
         ("tests/test_combinators.py",),
@@ -448,8 +448,8 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_task.py",
-                "    try:\n        return repr(fn)\n    except Exception:",
-                "    try:\n        return repr(fn)\n    except ZeroDivisionError:",
+                "    try:\n        return repr(value)\n    except Exception:",
+                "    try:\n        return repr(value)\n    except ZeroDivisionError:",
             ),
         ),
         ("tests/test_task.py",),

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import run_python
+from support import Gate, run_python
 
 import qtasks
 
@@ -145,6 +145,41 @@ def test_a_late_result_is_dropped(qtbot: Any, hook_calls: list[BaseException]) -
     qtasks_sleep_a_step(qtbot)
     assert handle.cancelled()
     assert [] == hook_calls
+
+
+def test_a_clean_up_failure_after_the_cancel_is_reported(qtbot: Any, hook_calls: list[BaseException]) -> None:
+    """A coroutine whose finally raises after its handle was cancelled has that failure reported, once."""
+    started = threading.Event()
+
+    async def fails_to_clean_up() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise ValueError("clean-up failed")
+
+    handle = qtasks.run_async(fails_to_clean_up)
+    assert started.wait(10)
+    handle.cancel()
+    qtbot.waitUntil(lambda: bool(hook_calls), timeout=10_000)
+    qtasks_sleep_a_step(qtbot)
+    assert ["ValueError('clean-up failed')"] == [repr(exc) for exc in hook_calls]
+    assert handle.cancelled()
+
+
+def test_awaiting_a_qtasks_handle_in_asyncio_code_says_what_to_use(qtasks_run: Any) -> None:
+    """A qtasks handle awaited in a run_async coroutine raises RuntimeError naming asyncio.to_thread."""
+    gate = Gate()
+    handle = qtasks.run(gate)
+
+    async def awaits_a_qtasks_handle() -> object:
+        return await handle
+
+    expected = r"awaited on thread .*: qtasks handles are awaited by qtasks coroutines.*asyncio\.to_thread"
+    with pytest.raises(RuntimeError, match=expected):
+        qtasks_run(qtasks.run_async(awaits_a_qtasks_handle))
+    gate.opened.set()
+    qtasks_run(handle)
 
 
 def qtasks_sleep_a_step(qtbot: Any) -> None:

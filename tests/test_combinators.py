@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from typing import Any
 
 import pytest
-from support import Gate, double, fail_with_value_error
+from support import Gate, double, fail_with_value_error, settle
 
 import qtasks
 
@@ -80,6 +81,37 @@ def test_gather_runs_plain_async_def_coroutine_objects(qtasks_run: Any) -> None:
 
 
 # -- gather's arguments -------------------------------------------------------
+
+
+def test_a_coroutine_object_given_twice_runs_once_and_fills_both_places(qtasks_run: Any) -> None:
+    """gather(c, c) runs the coroutine once and gives its result in both places; wait() counts it once."""
+    runs: list[int] = []
+
+    async def child() -> int:
+        runs.append(1)
+        return await qtasks.run(double, 5)
+
+    same = child()
+    assert [10, 10] == qtasks_run(qtasks.gather(same, same))
+    other = child()
+    done, pending = qtasks_run(qtasks.wait([other, other]))
+    assert (1, set()) == (len(done), pending)
+    assert [1, 1] == runs
+
+
+def test_a_coroutine_object_started_already_is_refused_with_the_fix(qtasks_run: Any) -> None:
+    """A coroutine object passed again after qtasks started it: RuntimeError, saying to await its handle."""
+
+    async def child() -> int:
+        return await qtasks.run(double, 5)
+
+    once = child()
+    first = qtasks.gather(once)
+    with pytest.raises(
+        RuntimeError, match=r"coroutine object of .*child\(\) was started already: await the handle"
+    ):
+        qtasks.gather(once)
+    assert [10] == qtasks_run(first)
 
 
 def test_gather_rejects_non_awaitables() -> None:
@@ -189,6 +221,28 @@ def test_wait_for_the_same_task_twice_finishes(qtasks_run: Any) -> None:
     task = qtasks.run(int, 1)
     done, pending = qtasks_run(qtasks.wait([task, task]))
     assert ({task}, set()) == (done, pending)
+
+
+def test_a_finished_wait_or_cancelled_shield_is_not_kept_alive_by_tasks_still_running(
+    qtasks_run: Any,
+) -> None:
+    """Once a wait has returned, or a shield is cancelled, the tasks still running hold nothing of them.
+
+    So `while pending: done, pending = await wait(pending, return_when=FIRST_COMPLETED)`
+    costs the same each round, however many rounds came before.
+    """
+    settled: qtasks.Task[int] = qtasks.Task()
+    running: qtasks.Task[int] = qtasks.Task()
+    settled.set_result(1)
+    waited = qtasks.wait([settled, running], return_when=qtasks.FIRST_COMPLETED)
+    qtasks_run(waited)
+    shielded = qtasks.shield(running)
+    shielded.cancel()
+    gone = [weakref.ref(waited), weakref.ref(shielded)]
+    del waited, shielded
+    settle(qtasks_run)
+    assert [None, None] == [ref() for ref in gone]
+    running.set_result(2)
 
 
 def test_wait_repr_keeps_its_count_after_finishing(qtasks_run: Any) -> None:

@@ -311,6 +311,35 @@ def test_yielding_a_non_awaitable_raises_type_error_inside(qtasks_run: Any) -> N
     assert "not awaitable" in message
 
 
+class _ReprRaises:
+    """A value whose __repr__ fails."""
+
+    def __repr__(self) -> str:
+        raise ValueError("repr failed")
+
+
+@pytest.mark.parametrize("after_a_wakeup", [False, True], ids=["first step", "later step"])
+def test_yielding_a_value_whose_repr_raises_still_raises_type_error_inside(
+    qtasks_run: Any, after_a_wakeup: bool
+) -> None:
+    """A yielded value whose repr raises is named by its type in the TypeError; nothing escapes the step."""
+
+    @qtasks.coroutine
+    def body() -> Any:
+        if after_a_wakeup:
+            yield qtasks.sleep(0)
+        value = _ReprRaises()
+        try:
+            yield value
+        except TypeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert qtasks_run(body()).startswith(
+        "a qtasks coroutine yielded <_ReprRaises object>, which is not awaitable"
+    )
+
+
 def test_yielding_a_list_suggests_gather(qtasks_run: Any) -> None:
     """Yielding a list of tasks points the user to gather."""
 

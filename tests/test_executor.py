@@ -165,6 +165,28 @@ def test_an_unpicklable_argument_is_named(qtasks_run: Any, process_pool: Any) ->
         qtasks_run(qtasks.run_in(process_pool, helpers.record, "dir", threading.Lock()), timeout=30)
 
 
+def test_an_unpicklable_argument_whose_repr_raises_is_named_by_its_type(
+    qtasks_run: Any, process_pool: Any
+) -> None:
+    """An argument that can be neither pickled nor repr'd still fails the task with the pickling error."""
+    with pytest.raises(
+        pickle.PicklingError, match=r"argument 0 of payload_size\(\) \(<Unnameable object>\) cannot"
+    ):
+        qtasks_run(qtasks.run_in(process_pool, helpers.payload_size, helpers.Unnameable()), timeout=30)
+
+
+def test_a_finished_process_pool_handle_keeps_no_argument_alive(qtasks_run: Any, process_pool: Any) -> None:
+    """A done handle kept by the caller does not keep the call's arguments alive."""
+    payload = helpers.Payload(7)
+    gone = weakref.ref(payload)
+    handle = qtasks.run_in(process_pool, helpers.payload_size, payload)
+    del payload
+    assert 7 == qtasks_run(handle, timeout=30)
+    gc.collect()
+    assert gone() is None
+    assert handle.done()
+
+
 def test_an_unpicklable_result_is_named(qtasks_run: Any, process_pool: Any) -> None:
     """A result that cannot be pickled back fails the task with an error saying so."""
     with pytest.raises(Exception, match=r"the result of make_lock\(\), or the exception it raised, cannot"):
@@ -184,6 +206,33 @@ def test_run_in_a_thread_pool_executor(qtasks_run: Any) -> None:
         assert 42 == qtasks_run(qtasks.run_in(executor, double, 21))
         with pytest.raises(ValueError, match="remote failure 5"):
             qtasks_run(qtasks.run_in(executor, helpers.fail_remotely, 5))
+
+
+def test_a_thread_pool_executors_arguments_are_freed_on_the_gui_thread(qtbot: Any, qtasks_run: Any) -> None:
+    """The user's arguments are freed on the GUI thread, whether the call ran or was cancelled."""
+    freed_on: list[int] = []
+
+    class Argument:
+        def __del__(self) -> None:
+            freed_on.append(threading.get_ident())
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_argument: Argument) -> None:
+        entered.set()
+        release.wait(10)
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        held = qtasks.run_in(executor, hold, Argument())
+        assert entered.wait(10)
+        queued = qtasks.run_in(executor, double, Argument())
+        assert queued.cancel()
+        release.set()
+        calls = [qtasks.run_in(executor, id, Argument()) for _ in range(20)]
+        qtasks_run(qtasks.wait([held, *calls]))
+        del held, queued, calls
+        qtbot.waitUntil(lambda: 22 == len(freed_on), timeout=10_000)
+    assert {threading.get_ident()} == set(freed_on)
 
 
 def test_run_in_a_shut_down_executor_raises_at_the_call(qapp: Any) -> None:
@@ -311,15 +360,18 @@ def test_dask_failure_keeps_its_type_and_traceback(qtasks_run: Any, dask_client:
 def test_dask_worker_process_result_and_failure(qtasks_run: Any) -> None:
     """With a real worker process on 127.0.0.1, results and exceptions cross the process boundary."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        worker_dashboard_address="127.0.0.1:0",
-        silence_logs=logging.CRITICAL,
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         pid, square = qtasks_run(qtasks.wrap(client.submit(helpers.pid_and_square, 7)), timeout=60)
         assert 49 == square
         assert os.getpid() != pid
@@ -328,9 +380,7 @@ def test_dask_worker_process_result_and_failure(qtasks_run: Any) -> None:
     assert "fail_remotely" == info.traceback[-1].name
 
 
-def test_gather_1000_dask_futures_then_cancel_halfway(
-    qtasks_run: Any, qtbot: Any, dask_client: Any
-) -> None:
+def test_gather_1000_dask_futures_then_cancel_halfway(qtasks_run: Any, qtbot: Any, dask_client: Any) -> None:
     """A fan-out over 1000 Dask futures reports progress; cancelling at 500 cancels the rest in Dask."""
     DASK_GATE.clear()
     futures = [dask_client.submit(dask_item, i, pure=False) for i in range(1000)]

@@ -48,6 +48,22 @@ def test_a_timeout_cancels_the_task_and_names_it(qapp: Any) -> None:
     assert ["finally"] == log
 
 
+def test_a_failure_in_the_clean_up_after_a_timeout_is_the_timeouts_cause(qapp: Any) -> None:
+    """A task whose finally fails when the timeout cancels it: that failure is the TimeoutError's cause."""
+
+    @qtasks.coroutine
+    def stuck() -> Any:
+        try:
+            yield qtasks.sleep(3600)
+        finally:
+            raise ValueError("clean-up failed")
+
+    handle = stuck()
+    with pytest.raises(qtasks.TimeoutError) as caught:
+        qtasks.run_until_complete(handle, timeout=0.01)
+    assert "ValueError('clean-up failed')" == repr(caught.value.__cause__)
+
+
 def test_without_a_timeout_it_waits_as_long_as_it_takes(qapp: Any) -> None:
     """timeout=None, the default, waits for a task that ends later, with no time limit."""
 
@@ -95,7 +111,10 @@ def test_without_a_qapplication_it_names_the_fix() -> None:
 
 
 def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
-    """A plain script, with pytest made unimportable, waits for its work with run_until_complete."""
+    """A plain script, pytest unimportable, waits for its work with run_until_complete, then ends quietly.
+
+    Nothing is printed at exit either, though the pool's workers outlive the application there.
+    """
     script = textwrap.dedent(
         """
         import sys
@@ -105,10 +124,12 @@ def test_a_script_runs_a_task_to_its_end_without_pytest() -> None:
 
         app = QApplication(sys.argv)
         print(qtasks.run_until_complete(qtasks.gather(qtasks.run(pow, 2, 10), qtasks.run(abs, -3))))
+        print(qtasks.run_until_complete(qtasks.run(sum, range(10)), timeout=5))
         """
     )
     completed = run_python("-c", script)
-    assert ("[1024, 3]\n", 0) == (completed.stdout, completed.returncode), completed.stderr
+    assert ("[1024, 3]\n45\n", 0) == (completed.stdout, completed.returncode), completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr
 
 
 def test_off_the_gui_thread_it_refuses(qapp: Any) -> None:

@@ -168,6 +168,19 @@ def test_the_iterable_failing_fails_the_map(qtasks_run: Any) -> None:
         qtasks_run(qtasks.map(double, source()))
 
 
+def test_the_iterable_raising_cancelled_error_cancels_the_map(qtasks_run: Any) -> None:
+    """An iterable raising qtasks.CancelledError ends the map cancelled, as a function raising it would."""
+
+    def source() -> Iterator[int]:
+        yield 1
+        raise qtasks.CancelledError
+
+    task = qtasks.map(double, source())
+    with pytest.raises(qtasks.CancelledError):
+        qtasks_run(task)
+    assert task.cancelled()
+
+
 def test_window_bounds_items_pulled_but_not_collected(qtasks_run: Any) -> None:
     """Items pulled whose results are not yet collected never exceed the window."""
     window = 5

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
+import threading
 import weakref
 from typing import Any
 
@@ -240,16 +242,18 @@ def test_a_slot_failure_is_reported(qtbot: Any, hook_calls: list[BaseException])
 
 
 def test_a_slot_called_off_the_gui_thread_reports_and_fails_its_handle(
-    qtasks_run: Any, hook_calls: list[BaseException]
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A slot called on a worker thread starts nothing, reports why and returns a handle failed with it."""
+    """A slot called on a worker thread starts nothing, reports why on the GUI thread, fails its handle."""
+    reports: list[tuple[BaseException, int]] = []
+    monkeypatch.setattr(sys, "excepthook", lambda _t, exc, _tb: reports.append((exc, threading.get_ident())))
     box = StartingBox()
     log = box.log
     handle = qtasks_run(qtasks.run(box.go))
     with pytest.raises(RuntimeError, match=r"slot .*Box.go was called off the GUI thread.*queued connection"):
         handle.result()
     assert [] == log
-    assert [handle.exception()] == hook_calls
+    assert [(handle.exception(), threading.get_ident())] == reports
 
 
 # -- the owner's lifetime -----------------------------------------------------

@@ -153,6 +153,25 @@ def test_repr_and_str_of_every_handle_never_raise(qtasks_run: Any, start: Any) -
     task.exception()  # consumed
 
 
+class AttributesRaise:
+    """A callable whose __getattr__ fails with something other than AttributeError."""
+
+    def __call__(self, x: int = 1) -> int:
+        return 2 * x
+
+    def __getattr__(self, name: str) -> Any:
+        msg = f"no attribute {name} here"
+        raise ValueError(msg)
+
+
+def test_a_callable_whose_getattr_raises_runs_and_is_named_by_its_repr(qtasks_run: Any) -> None:
+    """qtasks.run() of a callable whose __getattr__ raises runs it; nothing half made stays live."""
+    task = qtasks.run(AttributesRaise(), 4)
+    assert "AttributesRaise object at" in repr(task)
+    assert 8 == qtasks_run(task)
+    assert [] == qtasks.running()
+
+
 def test_repr_of_a_pool_whose_qthreadpool_was_deleted_does_not_raise(qapp: Any) -> None:
     """A Pool's repr still answers after its QThreadPool was deleted."""
     qpool = QThreadPool()
@@ -160,6 +179,17 @@ def test_repr_of_a_pool_whose_qthreadpool_was_deleted_does_not_raise(qapp: Any) 
     assert "<qtasks.Pool max_threads=" in repr(pool)
     delete(qpool)
     assert "<qtasks.Pool (its QThreadPool was deleted)>" == repr(pool)
+
+
+def test_a_pool_whose_qthreadpool_was_deleted_refuses_work_with_the_fix(qapp: Any) -> None:
+    """Pool.run() after its QThreadPool was deleted raises RuntimeError saying so; no handle is left live."""
+    qpool = QThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    delete(qpool)
+    expected = r"cannot run double\(\): its QThreadPool was deleted; keep the QThreadPool alive"
+    with pytest.raises(RuntimeError, match=expected):
+        pool.run(double, 1)
+    assert [] == qtasks.running()
 
 
 def test_running_lists_the_live_handles(qtasks_run: Any) -> None:
