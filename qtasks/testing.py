@@ -216,9 +216,11 @@ def manual_pool() -> Iterator[ManualPool]:
         yield pool
     finally:
         set_default_pool(previous)
-        for task in pool.pending:
-            task.cancel()
-        _runtime.bridge().run_pending()
+        # Why a loop: cancelling a started stream submits the closing of its generator.
+        while pool.pending:
+            for task in pool.pending:
+                task.cancel()
+            _runtime.bridge().run_pending()
 
 
 @attrs.frozen
