@@ -486,44 +486,6 @@ def test_drive_covers_imap_and_stream(data: st.DataObject) -> None:
             assert {"imap": "done", "stream": "done"} == ends
 
 
-# -- mistakes --------------------------------------------------------------------------
-
-
-def test_next_after_the_end_says_the_stream_has_ended(qtasks_run: Any) -> None:
-    """next() on a stream that gave its end raises RuntimeError saying so."""
-    stream = qtasks.imap(double, range(2))
-    assert [0, 2] == qtasks_run(qtasks.coroutine(collect)(stream))
-    with pytest.raises(RuntimeError, match=r"which has ended: a stream is consumed once"):
-        stream.next()
-
-
-def test_next_after_cancel_says_the_stream_was_closed() -> None:
-    """next() on a cancelled stream raises RuntimeError saying it was closed."""
-    with manual_pool():
-        stream = qtasks.imap(double, range(2))
-        stream.cancel()
-        with pytest.raises(RuntimeError, match=r"which was closed: a stream is consumed once"):
-            stream.next()
-
-
-def test_two_consumers_at_once_is_an_error() -> None:
-    """A second next() while a consumer waits raises RuntimeError naming the one-consumer rule."""
-    with manual_pool():
-        stream = qtasks.stream(numbers, 3)
-        first = stream.next()
-        expected = r"while another consumer waits on it: a stream has one consumer at a time"
-        with pytest.raises(RuntimeError, match=expected):
-            stream.next()
-        stream.cancel()
-        assert first.cancelled()
-
-
-def test_buffer_below_one_is_refused() -> None:
-    """buffer=0 raises ValueError naming the value and a good one."""
-    with pytest.raises(ValueError, match=r"qtasks.stream\(buffer=0\): buffer must be a whole number >= 1"):
-        qtasks.stream(numbers, 3, buffer=0)
-
-
 def test_repr_names_the_producer_and_the_counts() -> None:
     """A stream's repr says what produces it, its state and how many values wait."""
     with manual_pool() as pool:
