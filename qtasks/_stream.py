@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any, Callable, Final, Generator, Generic, Iterator, TypeVar
 
 from . import _runtime
+from ._binding import QTimer
 from ._bridge import report
 from ._errors import CancelledError
 from ._map import MAX_CHUNK, Lanes, MapTask, start_map
@@ -42,6 +44,11 @@ from ._worker import DROPPED, QUEUED, RUNNING, run_as
 __all__ = ["ImapTask", "Stream", "StreamTask", "start_imap", "start_stream"]
 
 T = TypeVar("T")
+
+# How long a consumer may take buffered values without a suspension before
+# the next value comes after Qt has had a turn: values already waiting are
+# handed out at once, and a long run of them must not freeze the GUI.
+CONSUMER_BUDGET_S: Final = 0.002
 
 # Without a window, an imap pulls at most this many items per pool thread
 # that its consumer has not taken yet: four big chunks' worth.
@@ -91,7 +98,7 @@ class Stream(Generic[T]):
     reference stops the producer. Methods are for the GUI thread.
     """
 
-    __slots__ = ("__weakref__", "_buffer", "_producer", "_state", "_taken", "_waiter")
+    __slots__ = ("__weakref__", "_buffer", "_producer", "_state", "_step", "_taken", "_waiter", "_yield_at")
 
     def __init__(self, producer: ImapTask | StreamTask) -> None:
         self._producer = producer
@@ -101,6 +108,10 @@ class Stream(Generic[T]):
         self._waiter: _Next | None = None
         self._state = _OPEN
         self._taken = 0
+        # Within one scheduler step of the consumer (numbered _step), until
+        # _yield_at a buffered value is handed out in a finished handle.
+        self._step = -1
+        self._yield_at = 0.0
         ref = weakref.ref(self)
         producer._stream = ref
 
@@ -123,7 +134,14 @@ class Stream(Generic[T]):
         waiting on it.
         """
         buffer = self._buffer
-        if buffer:
+        if not buffer:
+            return self._next_slow()
+        now = time.perf_counter()
+        step = _runtime.STATE.steps
+        if step != self._step:
+            self._step = step
+            self._yield_at = now + CONSUMER_BUDGET_S
+        if now < self._yield_at:
             self._taken += 1
             handle = _ready(buffer.popleft())
             self._producer._taken()
@@ -151,12 +169,37 @@ class Stream(Generic[T]):
                 "consumer at a time; share the values from one loop, or start one stream each"
             )
             raise RuntimeError(msg)
-        if self._producer._state is not PENDING:
+        if not self._buffer and self._producer._state is not PENDING:
             self._state = _ENDED
             return _ready(None, self._end_exception())
         self._waiter = waiter = _Next()
         waiter._failure_report = NEVER
+        if self._buffer:
+            # The consumer's step has taken values for its whole budget: the
+            # next one comes after Qt has had a turn, or, outside the event
+            # loop (a test running the bridge by hand), on the next step.
+            bridge = _runtime.bridge()
+            if bridge.draining():
+                QTimer.singleShot(0, self._hand_over)
+            else:
+                bridge.post(self._hand_over)
         return waiter
+
+    def _hand_over(self) -> None:
+        """Give a waiting consumer the next buffered value, or the end. GUI thread; a zero timer's call."""
+        try:
+            waiter = self._waiter
+            if waiter is None or waiter._state is not PENDING:
+                return
+            if self._buffer:
+                self._waiter = None
+                self._taken += 1
+                waiter._finish(FINISHED, self._buffer.popleft())
+                self._producer._taken()
+            else:
+                self._producer_ended()
+        except BaseException as exc:  # noqa: BLE001 - a timer callback must never raise
+            report(exc)
 
     def _end_exception(self) -> BaseException:
         """Return what the consumer gets at the end: StopAsyncIteration, or the producer's failure."""
@@ -188,7 +231,9 @@ class Stream(Generic[T]):
     def _producer_ended(self) -> None:
         """Hand the end to a waiting consumer, the producer having finished, failed or been cancelled."""
         waiter = self._waiter
-        if waiter is not None and waiter._state is PENDING and not self._buffer:
+        waiting = waiter is not None and waiter._state is PENDING
+        if waiting and not self._buffer and self._producer._state is not PENDING:
+            assert waiter is not None
             self._waiter = None
             self._state = _ENDED
             waiter._finish_with(None, self._end_exception())

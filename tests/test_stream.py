@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -429,6 +430,27 @@ def test_next_returns_a_finished_handle_when_a_value_waits() -> None:
         assert 1 == stop.value.value
         stream.cancel()
         pool.run_all()
+
+
+def test_a_long_run_of_buffered_values_lets_qt_in(qtasks_run: Any, qtbot: Any) -> None:
+    """A consumer whose values all wait already still lets a Qt timer fire before it is through them."""
+    from qt import QTimer
+
+    log: list[object] = []
+    stream = qtasks.stream(numbers, 50, buffer=50)
+    qtbot.waitUntil(lambda: "50 waiting" in repr(stream))
+
+    @qtasks.coroutine
+    async def consume() -> None:
+        async for value in stream:
+            log.append(value)
+            end = time.perf_counter() + 0.001  # a loop body that takes a millisecond
+            while time.perf_counter() < end:
+                pass
+
+    QTimer.singleShot(0, lambda: log.append("timer"))
+    qtasks_run(consume())
+    assert log.index("timer") < log.index(49)
 
 
 # -- testing a stream under a ManualPool ----------------------------------------------------
