@@ -57,6 +57,17 @@ async def collect(stream: qtasks.Stream[Any]) -> list[Any]:
     return [value async for value in stream]
 
 
+@qtasks.coroutine
+def collect_by_next(stream: qtasks.Stream[Any]) -> Any:
+    """Take every value with `yield stream.next()` until StopAsyncIteration; return them."""
+    values = []
+    while True:
+        try:
+            values.append((yield stream.next()))
+        except StopAsyncIteration:
+            return values
+
+
 def numbers(n: int, log: list[str] | None = None) -> Iterator[int]:
     """Yield 0..n-1, noting in `log` where its finally ran."""
     try:
@@ -93,17 +104,7 @@ def test_imap_gives_results_in_input_order(qtasks_run: Any) -> None:
 def test_imap_in_a_generator_coroutine_ends_with_stop_async_iteration(qtasks_run: Any) -> None:
     """`value = yield s.next()` gives each result, then raises StopAsyncIteration."""
 
-    @qtasks.coroutine
-    def body() -> Any:
-        stream = qtasks.imap(double, range(10))
-        values = []
-        while True:
-            try:
-                values.append((yield stream.next()))
-            except StopAsyncIteration:
-                return values
-
-    assert [2 * i for i in range(10)] == qtasks_run(body())
+    assert [2 * i for i in range(10)] == qtasks_run(collect_by_next(qtasks.imap(double, range(10))))
 
 
 def test_imap_delivers_a_result_once_those_before_it_are_in() -> None:
@@ -240,17 +241,7 @@ def test_stream_gives_every_value_once_in_order(qtasks_run: Any) -> None:
 def test_stream_in_a_generator_coroutine(qtasks_run: Any) -> None:
     """`value = yield s.next()` gives the values, then StopAsyncIteration."""
 
-    @qtasks.coroutine
-    def body() -> Any:
-        stream = qtasks.stream(numbers, 5, buffer=2)
-        values = []
-        while True:
-            try:
-                values.append((yield stream.next()))
-            except StopAsyncIteration:
-                return values
-
-    assert [0, 1, 2, 3, 4] == qtasks_run(body())
+    assert [0, 1, 2, 3, 4] == qtasks_run(collect_by_next(qtasks.stream(numbers, 5, buffer=2)))
 
 
 def test_stream_suspends_the_generator_while_the_buffer_is_full(qtasks_run: Any, qtbot: Any) -> None:
