@@ -102,8 +102,9 @@ class Stream(Generic[T]):
 
     def __init__(self, producer: ImapTask | StreamTask) -> None:
         self._producer = producer
-        # Invariant: while _waiter is pending, _buffer is empty: a value
-        # that arrives goes to the waiter first.
+        # Invariant: while _waiter is pending, _buffer is empty (a value that
+        # arrives goes to the waiter first), or a hand-over of its first
+        # value is scheduled (the consumer's step had used its budget).
         self._buffer: deque[Any] = deque()
         self._waiter: _Next | None = None
         self._state = _OPEN
@@ -219,7 +220,9 @@ class Stream(Generic[T]):
         if self._state is _CLOSED:
             return
         waiter = self._waiter
-        if waiter is not None and waiter._state is PENDING:
+        # Why only with the buffer empty: values that wait already go first,
+        # by the hand-over scheduled for them.
+        if waiter is not None and waiter._state is PENDING and not self._buffer:
             self._waiter = None
             self._taken += 1
             self._buffer.extend(values[1:])

@@ -276,8 +276,8 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_map.py",
-                "        self._results[start : start + done] = results\n",
-                "        self._results[start : start + done] = results[::-1]\n",
+                "        self._results[start : start + len(results)] = results\n",
+                "        self._results[start : start + len(results)] = results[::-1]\n",
             ),
         ),
         ("tests/test_map.py",),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support import double
 
 import qtasks
-from qtasks import _runtime
+from qtasks import _runtime, _stream
 from qtasks.testing import CANCEL, COMPLETE, FAIL, drive, manual_pool
 
 
@@ -99,6 +99,17 @@ def test_imap_gives_results_in_input_order(qtasks_run: Any) -> None:
     """`async for` over imap gives the function's values in the order of the input items."""
     stream = qtasks.imap(double, range(5000))
     assert [2 * i for i in range(5000)] == qtasks_run(qtasks.coroutine(collect)(stream))
+
+
+def test_values_arriving_while_waiting_ones_are_handed_over_come_after_them(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every waiting value handed over after a turn, values arriving meanwhile still come in order."""
+    monkeypatch.setattr(_stream, "CONSUMER_BUDGET_S", 0.0)
+    imap = qtasks.imap(double, range(3000))
+    assert [2 * i for i in range(3000)] == qtasks_run(qtasks.coroutine(collect)(imap), timeout=30)
+    stream = qtasks.stream(numbers, 3000)
+    assert list(range(3000)) == qtasks_run(qtasks.coroutine(collect)(stream), timeout=30)
 
 
 def test_imap_in_a_generator_coroutine_ends_with_stop_async_iteration(qtasks_run: Any) -> None:
