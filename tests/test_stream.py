@@ -234,6 +234,19 @@ def test_imap_under_a_manual_pool_makes_each_item_a_pending_task() -> None:
         assert [] == pool.pending
 
 
+def test_imap_reports_progress_as_map_does() -> None:
+    """on_progress gets (finished, total) once the iterable's end is found, as map's does."""
+    with manual_pool() as pool:
+        seen: list[object] = []
+        stream = qtasks.imap(double, range(2), window=3)
+        stream.on_progress(seen.append)
+        first, second = pool.pending
+        pool.complete(first)
+        pool.complete(second)
+        assert [(1, 2), (2, 2)] == seen
+        stream.cancel()
+
+
 def test_pool_imap_runs_on_that_pool(qtasks_run: Any) -> None:
     """Pool.imap runs the function on the pool it is called on."""
     pool = qtasks.Pool(max_threads=1)
