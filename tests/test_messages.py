@@ -198,6 +198,17 @@ def test_stream_of_a_plain_function_suggests_qtasks_run(qapp: Any) -> None:
         qtasks.stream(load_all, "a")
 
 
+def test_stream_of_a_generator_object_shows_the_call(qapp: Any) -> None:
+    """qtasks.stream(numbers(3)) is told to pass the function and its arguments."""
+    expected = (
+        r"qtasks\.stream needs a generator function \(a def that yields\), got <generator .*>: "
+        r"pass the function and its arguments, e\.g\. qtasks\.stream\(read_lines, path\)"
+    )
+    gen = numbers(3)
+    with pytest.raises(TypeError, match=expected):
+        qtasks.stream(gen)  # type: ignore[arg-type]
+
+
 def test_stream_with_a_buffer_below_one_names_a_good_one(qapp: Any) -> None:
     """buffer=0 raises ValueError naming the value and a good one."""
     expected = (
