@@ -7,7 +7,8 @@ whole chunk in one go and hands it back through the bridge, where the chunk's
 results are stored in input order and the next chunk is pulled.
 
 Window. When the caller gives `window`, it counts items: at most `window`
-items are pulled whose results are not yet collected, and a chunk holds at
+items are pulled whose results are not yet collected (an imap, the subclass
+in `_stream.py`, counts those its consumer has not taken), and a chunk holds at
 most `window // (2 * threads)` items (at least one), so every thread can have
 a chunk running and one queued. The default window is two chunks per thread:
 for items that take a millisecond or more a chunk is one item, which makes it
@@ -249,7 +250,7 @@ class MapTask(Task[list[Any]]):
         self._iterator: Iterator[Any] | None = iterator
         threads = pool.max_threads
         if window is None:
-            # No item limit for a map: two chunks per thread.
+            # Two chunks per thread, and for a map no item limit (an imap has one).
             self._item_limit = self._default_item_limit(threads)
             self._max_chunks = 2 * threads
             self._chunk_cap = MAX_CHUNK
