@@ -431,10 +431,15 @@ def test_a_cancelled_consumer_gets_cancelled_error(qtasks_run: Any) -> None:
         assert [] == pool.pending
 
 
-def test_next_returns_a_finished_handle_when_a_value_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A buffered value comes back in a finished handle whose await does not suspend."""
-    # Why: a loaded machine may pause the test for longer than a step's budget.
+@pytest.fixture
+def long_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let a test take waiting values for a minute: a loaded machine may pause it past a step's budget."""
     monkeypatch.setattr(_stream, "CONSUMER_BUDGET_S", 60.0)
+
+
+@pytest.mark.usefixtures("long_budget")
+def test_next_returns_a_finished_handle_when_a_value_waits() -> None:
+    """A buffered value comes back in a finished handle whose await does not suspend."""
     with manual_pool() as pool:
         stream = qtasks.stream(numbers, 3, buffer=2)
         pool.run_all()
@@ -473,6 +478,7 @@ def test_a_long_run_of_buffered_values_lets_qt_in(qtasks_run: Any, qtbot: Any) -
 # -- testing a stream under a ManualPool ----------------------------------------------------
 
 
+@pytest.mark.usefixtures("long_budget")
 def test_completing_a_stream_task_runs_the_generator_up_to_the_buffer() -> None:
     """Under a ManualPool, completing the stream's task runs the generator on the test's thread until full."""
     with manual_pool() as pool:
