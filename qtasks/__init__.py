@@ -15,10 +15,11 @@ from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
 from ._loop import run_until_complete
-from ._pool import Pool, ThreadTask, map, run
+from ._pool import Pool, ThreadTask, imap, map, run, stream
 from ._qt import sleep, timeout, wait_signal
 from ._runtime import running, shutdown
 from ._slot import slot
+from ._stream import Stream
 from ._task import Task
 from ._worker import cancel_requested, check_cancelled, report_progress
 
@@ -33,6 +34,7 @@ __all__ = [
     "CoroutineTask",
     "ExecutorTask",
     "Pool",
+    "Stream",
     "Task",
     "ThreadTask",
     "TimeoutError",
@@ -42,6 +44,7 @@ __all__ = [
     "check_cancelled",
     "coroutine",
     "gather",
+    "imap",
     "map",
     "report_progress",
     "run",
@@ -53,6 +56,7 @@ __all__ = [
     "shutdown",
     "sleep",
     "slot",
+    "stream",
     "timeout",
     "wait",
     "wait_signal",

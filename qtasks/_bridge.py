@@ -89,6 +89,10 @@ class Bridge(QObject):
         finally:
             self._in_delivery = False
 
+    def draining(self) -> bool:
+        """Tell whether a drain woken by Qt runs now (not `run_pending()`). GUI thread."""
+        return self._draining
+
     def in_delivery(self) -> bool:
         """Tell whether a task's delivery runs now, so posts wake nothing. Any thread."""
         return self._in_delivery
@@ -131,7 +135,7 @@ class Bridge(QObject):
     def _run_queue(self, deadline: float | None) -> None:
         """Run queued calls until the deque is empty or `deadline` passes. GUI thread."""
         queue = self._queue
-        count = 0
+        clock = time.perf_counter
         while queue:
             fn = queue.popleft()
             if queue and not self._wake_pending:
@@ -145,8 +149,10 @@ class Bridge(QObject):
             except BaseException as exc:  # noqa: BLE001 - nothing may escape into Qt
                 report(exc)
             del fn
-            count += 1
-            if deadline is not None and count & 31 == 0 and time.perf_counter() > deadline:
+            # Why after every call: one call may run a consumer's loop over
+            # buffered values for milliseconds, and a few dozen of those
+            # between two checks would freeze the GUI.
+            if deadline is not None and clock() > deadline:
                 return
 
     def pending(self) -> int:

@@ -181,7 +181,7 @@ class CoroutineTask(Task[T]):
         assert coro is not None
         state = _runtime.STATE
         previous = state.current
-        state.current = self
+        state.current, state.steps = self, state.steps + 1
         self._stepping = True
         try:
             while True:

@@ -7,7 +7,8 @@ whole chunk in one go and hands it back through the bridge, where the chunk's
 results are stored in input order and the next chunk is pulled.
 
 Window. When the caller gives `window`, it counts items: at most `window`
-items are pulled whose results are not yet collected, and a chunk holds at
+items are pulled whose results are not yet collected (an imap, the subclass
+in `_stream.py`, counts those its consumer has not taken), and a chunk holds at
 most `window // (2 * threads)` items (at least one), so every thread can have
 a chunk running and one queued. The default window is two chunks per thread:
 for items that take a millisecond or more a chunk is one item, which makes it
@@ -38,7 +39,7 @@ import itertools
 import math
 import threading
 import time
-from typing import Any, Callable, Final, Iterable, Iterator, Protocol
+from typing import Any, Callable, Final, Iterable, Iterator, Protocol, TypeVar, cast
 
 import attrs
 
@@ -49,7 +50,7 @@ from ._errors import CancelledError
 from ._task import CANCELLED, FINISHED, PENDING, Task, callable_name
 from ._worker import QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
-__all__ = ["MAX_CHUNK", "ChunkRules", "Lanes", "MapTask", "RunLanes", "start_map"]
+__all__ = ["MAX_CHUNK", "CarriedItem", "ChunkRules", "Lanes", "MapTask", "RunLanes", "start_map"]
 
 # The most items one chunk may hold with the default window.
 MAX_CHUNK: Final = 4096
@@ -98,6 +99,16 @@ class Lanes(Protocol):
     def chunk_rules(self) -> ChunkRules: ...
 
     def _submit(self, item: LaneItem, key: object = ...) -> None: ...
+
+
+class CarriedItem(LaneItem, Protocol):
+    """A lane item that `RunLanes` can run as a task of a pool that has only `run()`."""
+
+    _carrier: Task[Any] | None
+
+    def _carried_instead(self, handle: Task[Any]) -> None:
+        """Finish as `handle`, the carrier task, ended without the item running. GUI thread."""
+        ...
 
 
 class _Chunk:
@@ -172,6 +183,23 @@ class _Chunk:
         """Hand the chunk's outcome to its map. GUI thread."""
         self._map._chunk_done(self)
 
+    def _carried_instead(self, handle: Task[Any]) -> None:
+        """Deliver the outcome its carrier task ended with, the chunk not having run. GUI thread.
+
+        A cancelled or failed carrier ends the map the same way; a result
+        given by hand is the item's result.
+        """
+        if handle.cancelled():
+            self._exc = CancelledError()
+        elif handle.exception() is not None:
+            self._exc = handle.exception()
+        elif self._count == 1:
+            self._results = [handle.result()]
+        else:
+            msg = f"{handle!r} finished without running the {self._count} items of {self!r}"
+            self._exc = RuntimeError(msg)
+        self._deliver()
+
     def _task(self) -> MapTask:
         return self._map
 
@@ -222,7 +250,8 @@ class MapTask(Task[list[Any]]):
         self._iterator: Iterator[Any] | None = iterator
         threads = pool.max_threads
         if window is None:
-            self._item_limit = -1  # no item limit: two chunks per thread
+            # Two chunks per thread, and for a map no item limit (an imap has one).
+            self._item_limit = self._default_item_limit(threads)
             self._max_chunks = 2 * threads
             self._chunk_cap = MAX_CHUNK
         else:
@@ -272,11 +301,11 @@ class MapTask(Task[list[Any]]):
             and self._state is PENDING
             and not self._exhausted
             and len(self._in_flight) < self._max_chunks
-            and (self._item_limit < 0 or self._in_flight_items < self._item_limit)
+            and (self._item_limit < 0 or self._outstanding() < self._item_limit)
         ):
             size = self._chunk_size
             if self._item_limit >= 0:
-                room = self._item_limit - self._in_flight_items
+                room = self._item_limit - self._outstanding()
                 if room < size and self._in_flight:
                     # Why wait for room for a whole chunk: a window filled with
                     # the first one-item chunks would otherwise stay so, one
@@ -303,7 +332,7 @@ class MapTask(Task[list[Any]]):
                 break
             chunk = _Chunk(self, fn, self._pulled, items, self._split_s)
             self._pulled += len(items)
-            self._results.extend(itertools.repeat(None, len(items)))
+            self._reserve(len(items))
             self._in_flight[chunk] = None
             self._in_flight_items += len(items)
             # Each map is its own lane, so it takes turns with everything else.
@@ -316,7 +345,36 @@ class MapTask(Task[list[Any]]):
             if self._progress_listeners:
                 # The end may be found only now, by a pull that got nothing.
                 self._set_progress((self._collected, self._pulled))
-            self._finish(FINISHED, self._results)
+            self._complete()
+
+    # -- what a map and an imap do differently -------------------------------
+
+    def _default_item_limit(self, threads: int) -> int:
+        """Return the most items pulled and not yet collected without a window; -1 for none."""
+        return -1
+
+    def _outstanding(self) -> int:
+        """Return how many pulled items count against the window: those not yet collected."""
+        return self._in_flight_items
+
+    def _reserve(self, count: int) -> None:
+        """Make room for the results of `count` items just pulled."""
+        self._results.extend(itertools.repeat(None, count))
+
+    def _store(self, start: int, results: list[Any]) -> None:
+        """Keep the results of the items from `start` on, delivered by a chunk."""
+        self._results[start : start + len(results)] = results
+
+    def _chunk_failed(self, start: int, results: list[Any], exc: BaseException) -> None:
+        """End the map on a chunk's exception; `results` came before it, from `start` on."""
+        if isinstance(exc, CancelledError):
+            self.cancel()
+        else:
+            self._fail(exc)
+
+    def _complete(self) -> None:
+        """End the map: every item pulled has been collected and the iterable is exhausted."""
+        self._finish(FINISHED, self._results)
 
     def _refill_later(self) -> None:
         """Go on refilling after Qt has handled a turn of events. GUI thread; idempotent."""
@@ -342,15 +400,14 @@ class MapTask(Task[list[Any]]):
         del self._in_flight[chunk]
         self._in_flight_items -= chunk._count
         if exc is not None:
-            if isinstance(exc, CancelledError):
-                self.cancel()
-            else:
-                self._fail(exc)
+            self._chunk_failed(chunk._start, results or [], exc)
             return
         assert results is not None
         start, done = chunk._start, len(results)
-        self._results[start : start + done] = results
         self._collected += done
+        self._store(start, results)
+        if self._state is not PENDING:
+            return  # delivering the results ended it (an imap's consumer is gone)
         self._adapt(chunk._elapsed, done)
         if done < chunk._count:
             self._resubmit(start + done, items[done:])
@@ -423,44 +480,58 @@ class MapTask(Task[list[Any]]):
         return f", {self._collected} done"
 
 
-def start_map(pool: Lanes, fn: Callable[[Any], Any], iterable: Iterable[Any], window: int | None) -> MapTask:
-    """Check the arguments and start a map on `pool`. GUI thread.
+M = TypeVar("M", bound=MapTask)
+
+
+def start_map(
+    pool: Lanes,
+    fn: Callable[[Any], Any],
+    iterable: Iterable[Any],
+    window: int | None,
+    *,
+    kind: type[M] = MapTask,  # type: ignore[assignment]
+    call: str = "qtasks.map",
+) -> M:
+    """Check the arguments and start a map (or a `kind` of one, named `call`) on `pool`. GUI thread.
 
     Raises TypeError for a non-callable or a non-iterable, ValueError for a
     bad window, RuntimeError off the GUI thread.
     """
     if not callable(fn):
         msg = (
-            f"qtasks.map needs a callable taking one item, got {fn!r}: "
-            "pass the function and the iterable, e.g. qtasks.map(load, paths)"
+            f"{call} needs a callable taking one item, got {fn!r}: "
+            f"pass the function and the iterable, e.g. {call}(load, paths)"
         )
         raise TypeError(msg)
     if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
-        msg = f"qtasks.map(window={window!r}): window must be a whole number >= 1, or None"
+        msg = f"{call}(window={window!r}): window must be a whole number >= 1, or None"
         raise ValueError(msg)
     try:
         iterator = iter(iterable)
     except TypeError:
-        msg = f"qtasks.map needs an iterable of items, got {iterable!r}"
+        msg = (
+            f"{call} needs an iterable of items, got {iterable!r}: "
+            f"pass the function and the iterable, e.g. {call}(load, paths)"
+        )
         raise TypeError(msg) from None
     if not _runtime.on_gui_thread():
         msg = (
-            "qtasks.map was called off the GUI thread; it advances the iterable "
+            f"{call} was called off the GUI thread; it advances the iterable "
             "on the GUI thread: call it there, e.g. from a qtasks coroutine"
         )
         raise RuntimeError(msg)
-    return MapTask(pool, fn, iterator, window)
+    return kind(pool, fn, iterator, window)
 
 
-def _run_chunk_in_worker(lanes: RunLanes, chunk: _Chunk) -> None:
-    """Run a chunk unless its map dropped it. Worker thread (or a testing pool)."""
+def _run_item_in_worker(lanes: RunLanes, item: CarriedItem) -> None:
+    """Run a lane item unless its task dropped it. Worker thread (or a testing pool)."""
     with lanes._lock:
-        if chunk._phase is not QUEUED:
+        if item._phase is not QUEUED:
             return
-        chunk._phase = RUNNING
-    chunk._execute_in_worker()
+        item._phase = RUNNING
+    item._execute_in_worker()
     with lanes._lock:
-        chunk._phase = RAN
+        item._phase = RAN
 
 
 class RunLanes:
@@ -486,29 +557,21 @@ class RunLanes:
         return self._rules
 
     def _submit(self, item: LaneItem, key: object = None) -> None:
-        assert isinstance(item, _Chunk)
-        handle = self._run(_run_chunk_in_worker, self, item)
-        item._carrier = handle
-        handle.add_done_callback(lambda handle: self._chunk_task_done(item, handle))
+        carried = cast(CarriedItem, item)
+        handle = self._run(_run_item_in_worker, self, carried)
+        carried._carrier = handle
+        handle.add_done_callback(lambda handle: self._item_task_done(carried, handle))
 
-    def _chunk_task_done(self, chunk: _Chunk, handle: Task[Any]) -> None:
-        """Deliver a chunk once its task is done. GUI thread.
+    def _item_task_done(self, item: CarriedItem, handle: Task[Any]) -> None:
+        """Deliver an item once its task is done. GUI thread.
 
-        Why the task's outcome: the task may end without the chunk having
+        Why the task's outcome: the task may end without the item having
         run to its end (a testing pool cancels it, fails it or gives its
-        result by hand); the map then ends the same way (cancelled, failed)
-        or takes that result as the item's.
+        result by hand); the item's own task then ends the same way.
         """
         with self._lock:
-            ran = chunk._phase is RAN
-        if not ran:
-            if handle.cancelled():
-                chunk._exc = CancelledError()
-            elif handle.exception() is not None:
-                chunk._exc = handle.exception()
-            elif chunk._count == 1:
-                chunk._results = [handle.result()]
-            else:
-                msg = f"{handle!r} finished without running the {chunk._count} items of {chunk!r}"
-                chunk._exc = RuntimeError(msg)
-        chunk._deliver()
+            ran = item._phase is RAN
+        if ran:
+            item._deliver()
+        else:
+            item._carried_instead(handle)

@@ -43,11 +43,12 @@ from typing_extensions import ParamSpec
 from . import _runtime
 from ._binding import QRunnable, QThreadPool, is_deleted
 from ._bridge import Bridge, report
-from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
+from ._map import MAX_CHUNK, ChunkRules, Lanes, MapTask, RunLanes, start_map
+from ._stream import Stream, start_imap, start_stream
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
-__all__ = ["Pool", "ThreadTask", "default_pool", "map", "run", "set_default_pool"]
+__all__ = ["Pool", "ThreadTask", "default_pool", "imap", "map", "run", "set_default_pool", "stream"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -292,6 +293,24 @@ class Pool:
         non-callable or a non-iterable, ValueError for a bad window.
         """
         return start_map(self, fn, iterable, window)
+
+    def imap(
+        self, fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None
+    ) -> Stream[T]:
+        """Run `fn` over `iterable` on this pool; the stream gives each result in input order.
+
+        GUI thread. See `qtasks.imap`.
+        """
+        return start_imap(self, fn, iterable, window)
+
+    def stream(
+        self, genfn: Callable[..., Iterable[T]], /, *args: Any, buffer: int = 16, **kwargs: Any
+    ) -> Stream[T]:
+        """Run the generator `genfn(*args, **kwargs)` on this pool; the stream gives its values.
+
+        GUI thread. See `qtasks.stream`.
+        """
+        return start_stream(self, genfn, args, kwargs, buffer)
 
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
@@ -556,6 +575,44 @@ def map(fn: Callable[[Any], Any], iterable: Iterable[Any], *, window: int | None
     own_map: Callable[..., MapTask] | None = getattr(pool, "map", None)
     if own_map is not None:
         return own_map(fn, iterable, window=window)
+    return start_map(_lanes(pool), fn, iterable, window)
+
+
+def _lanes(pool: Submitter) -> Lanes:
+    """Return the lanes of `pool`: itself for a Pool; for any other, each lane item is one `run()` task."""
+    if isinstance(pool, Pool):
+        return pool
     threads = getattr(pool, "max_threads", 1)
     threads = threads if isinstance(threads, int) and threads >= 1 else 1
-    return start_map(RunLanes(pool.run, threads, _RUN_ONLY_CHUNKS), fn, iterable, window)
+    rules = getattr(pool, "chunk_rules", _RUN_ONLY_CHUNKS)
+    return RunLanes(pool.run, threads, rules if isinstance(rules, ChunkRules) else _RUN_ONLY_CHUNKS)
+
+
+def imap(fn: Callable[[Any], T], iterable: Iterable[Any], *, window: int | None = None) -> Stream[T]:
+    """Run `fn` over `iterable` on the shared pool; the stream gives each result in input order.
+
+    GUI thread: the iterable is advanced there, lazily. Each result is
+    delivered as soon as it and those before it are in, and is not kept.
+    At most `window` items are pulled that the consumer has not taken yet
+    (default: four big chunks per thread, `4 * 4096` items a thread), so
+    memory stays bounded on an endless iterable and a slow consumer stops
+    the pulling. A failure is raised at the consumer after the results
+    before it. Under a `testing.ManualPool`, each item is a pending task.
+    Raises TypeError for a non-callable or a non-iterable, ValueError for a
+    bad window.
+    """
+    return start_imap(_lanes(default_pool()), fn, iterable, window)
+
+
+def stream(genfn: Callable[..., Iterable[T]], /, *args: Any, buffer: int = 16, **kwargs: Any) -> Stream[T]:
+    """Run the generator `genfn(*args, **kwargs)` on the shared pool; the stream gives its values.
+
+    GUI thread. Every value reaches the consumer in order, exactly once. The
+    generator is suspended after its last `yield` while `buffer` values wait
+    untaken, without holding a pool thread, and resumes, perhaps on another
+    thread, once half of them are taken. `check_cancelled()` and
+    `report_progress()` work inside it. Cancelling closes it on a worker
+    thread. Raises TypeError for anything but a generator function,
+    ValueError for a bad buffer.
+    """
+    return start_stream(_lanes(default_pool()), genfn, args, kwargs, buffer)

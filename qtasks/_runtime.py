@@ -44,6 +44,9 @@ class _State:
         self.current: Task[Any] | None = None
         # How many coroutine starts nest on the GUI thread's stack now.
         self.start_depth = 0
+        # Counts the coroutine steps begun (GUI thread only), so a stream can
+        # tell a new step of its consumer from a trampoline inside one.
+        self.steps = 0
         self.executors: weakref.WeakSet[Executing] = weakref.WeakSet()
         # Failed handles whose exception nobody has consumed yet.
         self.unconsumed: weakref.WeakSet[Task[Any]] = weakref.WeakSet()

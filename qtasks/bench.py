@@ -14,6 +14,8 @@ Rows:
   sequential   one coroutine awaiting qtasks.run() n times
   run_async    one coroutine awaiting qtasks.run_async() of a trivial coroutine n times
   map          qtasks.map over 10*n items
+  imap         qtasks.imap over 10*n items, each result taken by `async for` and dropped
+  stream       qtasks.stream of a generator yielding 10*n values (buffer=256), taken by `async for`
   floor        one QRunnable + one queued signal per task (the bare minimum)
   floor-seq    the same, one task at a time
   qthread      one QThread per task (the seed design; n/10 tasks)
@@ -44,7 +46,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from typing import TYPE_CHECKING, Any, Callable, Final, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Final, Iterator, Sequence, cast
 
 from qtasks import _binding
 from qtasks._binding import (
@@ -125,6 +127,28 @@ def start_run_async(n: int, done: Done) -> None:
 
 def start_map(n: int, done: Done) -> None:
     qtasks.map(noop, range(n)).add_done_callback(lambda task: done(task.result()))
+
+
+async def _count(stream: qtasks.Stream[Any]) -> list[Any]:
+    """Take every value and keep none: the memory a stream needs is its window or buffer."""
+    count = 0
+    async for _value in stream:
+        count += 1
+    return cast(list[Any], range(count))  # sized like the results, holding none of them
+
+
+def start_imap(n: int, done: Done) -> None:
+    qtasks.coroutine(_count)(qtasks.imap(noop, range(n))).add_done_callback(lambda task: done(task.result()))
+
+
+def noop_values(n: int) -> Iterator[int]:
+    """Yield 0..n-1: the generator the stream row runs. Worker thread."""
+    yield from range(n)
+
+
+def start_stream(n: int, done: Done) -> None:
+    stream = qtasks.stream(noop_values, n, buffer=256)
+    qtasks.coroutine(_count)(stream).add_done_callback(lambda task: done(task.result()))
 
 
 # -- the floor: one QRunnable and one queued signal per task ------------------
@@ -306,6 +330,8 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     "sequential": (start_sequential, 1, None),
     "run_async": (start_run_async, 1, None),
     "map": (start_map, 10, None),
+    "imap": (start_imap, 10, None),
+    "stream": (start_stream, 10, None),
     "floor": (start_floor, 1, None),
     "floor-seq": (start_floor_seq, 1, None),
     "qthread": (start_qthread, -10, None),

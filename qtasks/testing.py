@@ -21,6 +21,14 @@ outcome of every task, so one property covers every interleaving.
 A ManualPool declares its own `ChunkRules` for `qtasks.map` (see
 ARCHITECTURE.md, "The worker side and the pools"); nothing in qtasks asks
 whether it runs under it.
+
+Streams: each item of `qtasks.imap` is a pending task, as `map`'s are. A
+`qtasks.stream` is one pending task per run of its generator: completing it
+runs the generator on the test's thread until `buffer` values wait untaken,
+and the consumer resumes with them before `complete()` returns; once the
+consumer has taken half, the next run is a new pending task. Cancelling a
+started stream leaves one pending task that closes its generator. `drive()`
+drives all of these like any other task.
 """
 
 from __future__ import annotations
@@ -216,9 +224,11 @@ def manual_pool() -> Iterator[ManualPool]:
         yield pool
     finally:
         set_default_pool(previous)
-        for task in pool.pending:
-            task.cancel()
-        _runtime.bridge().run_pending()
+        # Why a loop: cancelling a started stream submits the closing of its generator.
+        while pool.pending:
+            for task in pool.pending:
+                task.cancel()
+            _runtime.bridge().run_pending()
 
 
 @attrs.frozen

@@ -276,11 +276,47 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_map.py",
-                "        self._results[start : start + done] = results\n",
-                "        self._results[start : start + done] = results[::-1]\n",
+                "        self._results[start : start + len(results)] = results\n",
+                "        self._results[start : start + len(results)] = results[::-1]\n",
             ),
         ),
         ("tests/test_map.py",),
+    ),
+    Break(
+        "imap_window_counts_only_items_in_flight",
+        "imap's window counts the results its consumer has not taken",
+        (
+            (
+                "qtasks/_stream.py",
+                "        return self._pulled - self._consumed\n",
+                "        return self._in_flight_items\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
+    ),
+    Break(
+        "stream_generator_ignores_a_full_buffer",
+        "a stream's generator is suspended while `buffer` values wait untaken",
+        (
+            (
+                "qtasks/_stream.py",
+                "                if self._produced - self._consumed >= limit:\n",
+                "                if False:\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
+    ),
+    Break(
+        "stream_closes_a_parked_generator_on_the_gui_thread",
+        "a cancelled stream's generator is closed on a worker thread",
+        (
+            (
+                "qtasks/_stream.py",
+                "            self._pool._submit(_GenClose(self, gen), self)\n",
+                "            gen.close()\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
     ),
     Break(
         "timeout_leaves_the_awaitable_running",

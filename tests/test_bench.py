@@ -48,3 +48,11 @@ def test_bench_reports_how_long_a_quit_during_a_fan_out_takes(
     assert 0 == bench.main(["--rounds", "1", "--rows", "quit"])
     out = capsys.readouterr().out
     assert re.search(r"^quit: .* ended the process after \d+\.\d+ s \(median of 1, worst", out, re.M), out
+
+
+def test_bench_runs_the_stream_rows(capsys: pytest.CaptureFixture[str], qapp: Any) -> None:
+    """The imap and stream rows take every value through `async for` and print their lines."""
+    assert 0 == bench.main(["--n", "20", "--rounds", "1", "--rows", "imap,stream"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "imap", "stream", "floor"] == rows

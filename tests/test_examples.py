@@ -21,6 +21,7 @@ def test_the_examples_are_all_there() -> None:
         "http_fetch.py",
         "search_as_you_type.py",
         "search_widget.py",
+        "stream_lines.py",
     ]
     assert expected == EXAMPLES
 

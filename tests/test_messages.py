@@ -164,3 +164,94 @@ def test_timeout_with_its_arguments_swapped_names_the_order(qtasks_run: Any) -> 
     with pytest.raises(TypeError, match=expected):
         qtasks.timeout(task, 5)  # type: ignore[arg-type]
     assert ["a", "A"] == qtasks_run(task)
+
+
+# -- streams -------------------------------------------------------------------
+
+
+def numbers(n: int) -> Any:
+    yield from range(n)
+
+
+def load_all(path: str) -> list[str]:
+    return [path]
+
+
+def test_imap_of_a_non_iterable_shows_the_call(qapp: Any) -> None:
+    """qtasks.imap(load, 5) names the value and shows the function-and-iterable form."""
+    expected = (
+        r"qtasks\.imap needs an iterable of items, got 5: pass the function and the iterable, "
+        r"e\.g\. qtasks\.imap\(load, paths\)"
+    )
+    with pytest.raises(TypeError, match=expected):
+        qtasks.imap(load, 5)  # type: ignore[arg-type]
+
+
+def test_stream_of_a_plain_function_suggests_qtasks_run(qapp: Any) -> None:
+    """A function returning a list is told to use qtasks.run, or to yield each value."""
+    expected = (
+        r"qtasks\.stream needs a generator function \(a def that yields\), got <function load_all .*>: "
+        r"it returns its values at once, not one by one; for a function returning a list, use "
+        r"qtasks\.run\(load_all, \.\.\.\) and await the list, or make it yield each value"
+    )
+    with pytest.raises(TypeError, match=expected):
+        qtasks.stream(load_all, "a")
+
+
+def test_stream_of_a_generator_object_shows_the_call(qapp: Any) -> None:
+    """qtasks.stream(numbers(3)) is told to pass the function and its arguments."""
+    expected = (
+        r"qtasks\.stream needs a generator function \(a def that yields\), got <generator .*>: "
+        r"pass the function and its arguments, e\.g\. qtasks\.stream\(read_lines, path\)"
+    )
+    gen = numbers(3)
+    with pytest.raises(TypeError, match=expected):
+        qtasks.stream(gen)  # type: ignore[arg-type]
+
+
+def test_stream_with_a_buffer_below_one_names_a_good_one(qapp: Any) -> None:
+    """buffer=0 raises ValueError naming the value and a good one."""
+    expected = (
+        r"qtasks\.stream\(buffer=0\): buffer must be a whole number >= 1, the most values "
+        r"that may wait for the consumer, e\.g\. buffer=16"
+    )
+    with pytest.raises(ValueError, match=expected):
+        qtasks.stream(numbers, 3, buffer=0)
+
+
+def test_next_after_the_end_says_the_stream_has_ended(qtasks_run: Any) -> None:
+    """next() on a stream that gave its end says a stream is consumed once."""
+
+    async def drain(stream: qtasks.Stream[int]) -> list[int]:
+        return [value async for value in stream]
+
+    stream = qtasks.imap(len, ["a", "bb"])
+    assert [1, 2] == qtasks_run(qtasks.coroutine(drain)(stream))
+    expected = (
+        r"next\(\) on <qtasks\.Stream imap len\(\) .*>, which has ended: a stream is consumed once; "
+        r"start a new one to go over the values again"
+    )
+    with pytest.raises(RuntimeError, match=expected):
+        stream.next()
+
+
+def test_next_after_cancel_says_the_stream_was_closed(qapp: Any) -> None:
+    """next() on a cancelled stream says it was closed."""
+    stream = qtasks.stream(numbers, 3)
+    stream.cancel()
+    with pytest.raises(RuntimeError, match=r"which was closed: a stream is consumed once"):
+        stream.next()
+
+
+def test_two_consumers_at_once_are_told_there_is_one(qapp: Any) -> None:
+    """A second next() while a consumer waits says a stream has one consumer at a time."""
+    stream = qtasks.stream(numbers, 3)
+    first = stream.next()
+    expected = (
+        r"while another consumer waits on it: a stream has one consumer at a time; "
+        r"share the values from one loop, or start one stream each"
+    )
+    with pytest.raises(RuntimeError, match=expected):
+        stream.next()
+    stream.cancel()
+    assert first.cancelled()
