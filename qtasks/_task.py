@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Generic, Iterator, TypeVar
 
 from . import _runtime
@@ -97,8 +98,10 @@ class Task(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_callbacks",
+        "_created",
         "_exc",
         "_failure_report",
+        "_last_progress",
         "_progress",
         "_progress_listeners",
         "_state",
@@ -113,6 +116,11 @@ class Task(Generic[T]):
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
         self._progress: object = NO_PROGRESS
+        # The newest progress value delivered to the listeners, for
+        # qtasks.debug (GUI thread).
+        self._last_progress: object = NO_PROGRESS
+        # When the handle was made (time.monotonic()), for qtasks.debug's ages.
+        self._created = time.monotonic()
         # When a failure nobody consumed is reported (see ARCHITECTURE.md,
         # "Failure reporting"): ON_COLLECT, ON_STEP (a coroutine's, until a
         # combinator leaves it to the handle), or NEVER once something took
@@ -415,6 +423,7 @@ class Task(Generic[T]):
             self._progress = NO_PROGRESS
         if value is NO_PROGRESS or self._state is CANCELLED:
             return
+        self._last_progress = value
         listeners = self._progress_listeners
         if listeners:
             for fn in list(listeners):
