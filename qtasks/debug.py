@@ -452,7 +452,11 @@ class FreezeReport:
     task: Task[Any] | None  # the qtasks coroutine being stepped then, if any
 
     def __str__(self) -> str:
-        where = f"while stepping {self.task!r}" if self.task is not None else "outside any qtasks task"
+        task = self.task
+        where = "outside any qtasks task"
+        if task is not None:
+            kind = _kind(task)
+            where = f"while stepping {kind} {_title(task, kind)}"
         return (
             f"qtasks: the GUI thread froze for {self.duration:.3f} s {where}; "
             f"its stack during the freeze:\n{self.stack}"
@@ -597,9 +601,11 @@ class Watch:
                 if not self._answer.wait(self.threshold):
                     self._sample(sent)
                     self._answer.wait()
+                    if self._stopped.is_set():
+                        return  # stop() reports what was seen: it ended the freeze
                     with self._lock:
                         seen, self._seen = self._seen, None
-                    if seen is not None and not self._stopped.is_set():
+                    if seen is not None:
                         heartbeat.freeze.emit(FreezeReport(self._answered_at - sent, seen[1], seen[2]))
                 self._stopped.wait(self._interval)
         except BaseException as exc:  # noqa: BLE001 - nothing may escape a thread unseen
