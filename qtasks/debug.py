@@ -366,7 +366,9 @@ class _Tree:
             signature, None, kind, title, state, _age(self.now - oldest), where, "", len(members), children
         )
 
-    def _rest_row(self, rest: list[_Signature | Task[Any]], groups: dict[_Signature, list[Task[Any]]]) -> _Row:
+    def _rest_row(
+        self, rest: list[_Signature | Task[Any]], groups: dict[_Signature, list[Task[Any]]]
+    ) -> _Row:
         """Summarise the siblings past MAX_SIBLINGS in one row: how many of what."""
         counts: dict[str, int] = {}
         total = 0
@@ -537,7 +539,9 @@ class Watch:
         self._seen: tuple[float, str, Task[Any] | None] | None = None
         self._lock = threading.Lock()
         self._heartbeat: _Heartbeat | None = _Heartbeat(self)
-        self._thread = threading.Thread(target=self._watch_in_thread, name="qtasks-watch-freezes", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch_in_thread, name="qtasks-watch-freezes", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -697,7 +701,7 @@ class _TaskModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, node.children[row])
 
-    def parent(self, index: QModelIndex | None = None) -> Any:  # type: ignore[override]
+    def parent(self, index: QModelIndex | None = None) -> Any:
         if index is None:
             return QObject.parent(self)
         if not index.isValid():
@@ -713,7 +717,7 @@ class _TaskModel(QAbstractItemModel):
             return 0
         return len(self._node(parent).children)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008, ARG002
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return len(_COLUMNS)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -736,7 +740,7 @@ class _TaskModel(QAbstractItemModel):
     # -- ours -----------------------------------------------------------------
 
     def _node(self, index: QModelIndex) -> _Node:
-        return index.internalPointer() if index.isValid() else self._root  # type: ignore[no-any-return]
+        return index.internalPointer() if index.isValid() else self._root
 
     def task_at(self, index: QModelIndex) -> Task[Any] | None:
         """Return the live task of the row at `index`, or None (a group, a summary, gone)."""

@@ -64,7 +64,7 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
 
 def _live_tree() -> str:
     """Return `qtasks.debug.format_tasks()`, imported only when a test hangs."""
-    from .debug import format_tasks
+    from .debug import format_tasks  # noqa: PLC0415 - imports QtWidgets: only when a test hangs
 
     return format_tasks()
 

@@ -99,8 +99,10 @@ def test_format_tasks_shows_a_function_s_newest_progress(qtbot: Any) -> None:
 
     task = qtasks.run(work)
     qtbot.waitUntil(lambda: "progress 42" in format_tasks())
-    assert ["qtasks: 1 live task(s)", "run test_format_tasks_shows_a_function_s_newest_progress.<locals>.work: "
-            "running, AGE, progress 42"] == _ageless(format_tasks())
+    assert [
+        "qtasks: 1 live task(s)",
+        "run test_format_tasks_shows_a_function_s_newest_progress.<locals>.work: running, AGE, progress 42",
+    ] == _ageless(format_tasks())
     gate.opened.set()
     qtbot.waitUntil(task.done)
 
@@ -126,9 +128,9 @@ def test_format_tasks_summarises_siblings_past_a_dozen(qapp: Any) -> None:
     """Past a dozen unlike siblings, the rest are counted in one line."""
     sleeps = [qtasks.sleep(60 + seconds) for seconds in range(20)]
     lines = _ageless(format_tasks())
-    assert ["qtasks: 20 live task(s)"] + [f"sleep {60 + seconds} s: pending, AGE" for seconds in range(11)] + [
-        "\u2026 9 more (9 task(s)): 1 sleep 71 s, 1 sleep 72 s, 1 sleep 73 s, \u2026"
-    ] == lines
+    assert ["qtasks: 20 live task(s)"] + [
+        f"sleep {60 + seconds} s: pending, AGE" for seconds in range(11)
+    ] + ["\u2026 9 more (9 task(s)): 1 sleep 71 s, 1 sleep 72 s, 1 sleep 73 s, \u2026"] == lines
     for each in sleeps:
         each.cancel()
 
@@ -216,7 +218,9 @@ def test_a_freeze_in_a_coroutine_step_names_the_task(qtbot: Any, qtasks_run: Any
     [found] = reports
     assert task is found.task
     assert "in crunch\n    busy_wait(0.4)" in found.stack
-    assert "while stepping coroutine test_a_freeze_in_a_coroutine_step_names_the_task.<locals>.crunch" in str(found)
+    assert "while stepping coroutine test_a_freeze_in_a_coroutine_step_names_the_task.<locals>.crunch" in str(
+        found
+    )
 
 
 def test_a_responsive_gui_thread_gets_no_report(qtbot: Any) -> None:
@@ -313,7 +317,9 @@ def test_a_bad_threshold_is_refused(qapp: Any, threshold: Any, error: type[Excep
 
 def test_a_callback_that_is_not_callable_is_refused(qapp: Any) -> None:
     """A callback that cannot be called is refused before the watch starts."""
-    with pytest.raises(TypeError, match=r"callback=\[\]\): the callback must be a callable taking the report"):
+    with pytest.raises(
+        TypeError, match=r"callback=\[\]\): the callback must be a callable taking the report"
+    ):
         watch_freezes(callback=[])  # type: ignore[arg-type]
 
 
@@ -441,8 +447,10 @@ def test_a_qtasks_run_timeout_says_what_is_still_live(
     with pytest.raises(qtasks.TimeoutError) as caught:
         qtasks_run(load_one("a"), timeout=0.1)
     message = str(caught.value)
-    assert message.startswith("<CoroutineTask load_one() pending, waiting on <ThreadTask fetch() pending, queued>> "
-                              "was not done after 0.1 s; still live then:\nqtasks: 2 live task(s)\n")
+    assert message.startswith(
+        "<CoroutineTask load_one() pending, waiting on <ThreadTask fetch() pending, queued>> "
+        "was not done after 0.1 s; still live then:\nqtasks: 2 live task(s)\n"
+    )
     assert [
         f"coroutine load_one: waiting, AGE, at {HERE}:{_line_of('# load_one waits')}",
         "\u2514\u2500 run fetch: queued, AGE",
