@@ -83,6 +83,8 @@ _KINDS: Final = {
 }
 # What a pool without lanes runs for each map chunk (a testing pool's task per chunk).
 _CHUNK_RUNNER: Final = "_run_chunk_in_worker"
+# The generator of qtasks._slot that drives a slot's body, which it holds as `body`.
+_SLOT_DRIVER: Final = "_run_owned"
 # The kinds whose handle runs a function (the line names it).
 _FUNCTION_KINDS: Final = frozenset({"coroutine", "map", "run", "run_async", "run_in"})
 
@@ -217,7 +219,11 @@ def _where(task: Task[Any]) -> str:
         filename = frame.f_code.co_filename
         if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
             found = f"{os.path.basename(filename)}:{frame.f_lineno}"
-        obj = getattr(obj, "gi_yieldfrom", None) or getattr(obj, "cr_await", None)
+        delegate = getattr(obj, "gi_yieldfrom", None) or getattr(obj, "cr_await", None)
+        if delegate is None and frame.f_code.co_name == _SLOT_DRIVER:
+            # A @qtasks.slot drives its body by hand, not with `yield from`.
+            delegate = frame.f_locals.get("body")
+        obj = delegate
     return found
 
 
@@ -228,7 +234,7 @@ def _progress(task: Task[Any]) -> str:
     if value is NO_PROGRESS:
         return ""
     try:
-        text = repr(value)
+        text = value if isinstance(value, str) else repr(value)
     except Exception:  # noqa: BLE001 - a user's __repr__
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 40 else text[:39] + "\u2026"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from qt import QTimer
+from qt import QObject, QTimer
 from support import Gate
 
 import qtasks
@@ -86,6 +86,22 @@ def test_format_tasks_draws_each_coroutine_over_what_it_awaits(qtasks_manual_poo
     assert expected == _ageless(format_tasks())
     task.cancel()
     one.cancel()
+
+
+def test_format_tasks_finds_where_a_slot_s_body_waits(qtasks_manual_pool: ManualPool) -> None:
+    """A @qtasks.slot's coroutine line gives the line in the slot's body where it waits."""
+
+    class Window(QObject):
+        @qtasks.slot
+        def on_click(self) -> Any:
+            yield qtasks.run(fetch, "a")  # on_click waits
+
+    window = Window()
+    task = window.on_click()
+    [line] = [line for line in format_tasks().splitlines() if "Window.on_click" in line]
+    assert line.endswith(f", at {HERE}:{_line_of('# on_click waits')}")
+    task.cancel()
+    qtasks_manual_pool.run_all()
 
 
 def test_format_tasks_shows_a_function_s_newest_progress(qtbot: Any) -> None:
