@@ -121,7 +121,7 @@ class Demo(QMainWindow):
     def block_gui(self) -> None:
         time.sleep(0.5)  # the mistake the freeze watch points at
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802
+    def closeEvent(self, event: Any) -> None:
         self.watch.stop()
         super().closeEvent(event)
 
