@@ -58,8 +58,11 @@ logger = logging.getLogger("qtasks")
 # each other may be thousands deep).
 MAX_SIBLINGS: Final = 12
 MAX_DEPTH: Final = 24
-# Siblings with no children of their own, of the same kind, name and state,
-# share one line ("x N") once there are this many of them.
+# The longest pause between a watch's pings: a freeze is timed from the
+# first ping it leaves waiting, so its duration is at most this much short.
+PING_INTERVAL_S: Final = 0.025
+# Siblings of the same kind, name, state and place share one line ("x N")
+# once there are this many of them; the first one's children come under it.
 GROUP_MIN: Final = 4
 
 _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -534,7 +537,7 @@ class Watch:
         self._callback = callback
         # How often the GUI thread is pinged: a freeze is measured from the
         # ping that went unanswered, so at most this much of it is missed.
-        self._interval = min(threshold / 2, 0.05)
+        self._interval = min(threshold / 4, PING_INTERVAL_S)
         self._gui_ident = threading.get_ident()
         self._stopped = threading.Event()
         # Set by the GUI thread's answer (or by stop()); cleared by the watch
