@@ -37,7 +37,16 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Iterable
 import attrs
 
 from . import _binding
-from ._binding import QAbstractItemModel, QModelIndex, QObject, Qt, QTimer, Signal
+from ._binding import (
+    QAbstractItemModel,
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+    is_deleted,
+)
 from ._bridge import report
 from ._runtime import STATE, on_gui_thread
 from ._task import NO_PROGRESS, PENDING, Task
@@ -493,16 +502,21 @@ def _check_threshold(threshold: object) -> float:
 def _stack_of(frame: Any) -> str:
     """Format the stack that ends at `frame`, outermost call first. Watch thread.
 
-    Reads code and line numbers first, in one pass: the thread that owns the
-    frames may move on while the source lines are looked up.
+    Reads file, line and function names in one pass, and lets go of the
+    frames before the source lines are looked up. Why: a frame that has
+    returned meanwhile owns its locals, which must not be freed here.
     """
-    frames = []
+    if frame is None:
+        return "(the GUI thread's stack was not found)\n"
+    entries = []
     while frame is not None:
-        frames.append((frame, frame.f_lineno))
+        code = frame.f_code
+        entries.append(
+            traceback.FrameSummary(code.co_filename, frame.f_lineno, code.co_name, lookup_line=False)
+        )
         frame = frame.f_back
-    frames.reverse()
-    summary = traceback.StackSummary.extract(iter(frames), lookup_lines=False)
-    return "".join(summary.format())
+    entries.reverse()
+    return "".join(traceback.StackSummary.from_list(entries).format())
 
 
 class _Heartbeat(QObject):
@@ -513,7 +527,8 @@ class _Heartbeat(QObject):
     """
 
     ping = Signal()
-    freeze = Signal(object)
+    # (duration, stack, weak reference to the task or None)
+    freeze = Signal(float, str, object)
 
     def __init__(self, watch: Watch) -> None:
         super().__init__()
@@ -521,12 +536,21 @@ class _Heartbeat(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         self.ping.connect(self._answer, queued)  # type: ignore[call-arg]
         self.freeze.connect(self._deliver, queued)  # type: ignore[call-arg]
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._quit)
 
     def _answer(self) -> None:
         self._watch._answered()
 
-    def _deliver(self, found: FreezeReport) -> None:
-        self._watch._deliver(found)
+    def _deliver(self, duration: float, stack: str, ref: weakref.ref[Task[Any]] | None) -> None:
+        self._watch._deliver(FreezeReport(duration, stack, None if ref is None else ref()))
+
+    def _quit(self) -> None:
+        try:
+            self._watch.stop()
+        except BaseException as exc:  # noqa: BLE001 - a slot must never raise
+            report(exc)
 
 
 class Watch:
@@ -544,8 +568,9 @@ class Watch:
         # thread before each ping. One ping is in flight at a time.
         self._answer = threading.Event()
         self._answered_at = 0.0
-        # A freeze seen, not reported yet: (ping sent at, stack, task). Watch thread.
-        self._seen: tuple[float, str, Task[Any] | None] | None = None
+        # A freeze seen, not reported yet: (ping sent at, stack, task). The
+        # task is held weakly: its last reference must drop on the GUI thread.
+        self._seen: tuple[float, str, weakref.ref[Task[Any]] | None] | None = None
         self._lock = threading.Lock()
         self._heartbeat: _Heartbeat | None = _Heartbeat(self)
         self._thread = threading.Thread(
@@ -567,8 +592,8 @@ class Watch:
         with self._lock:
             seen, self._seen = self._seen, None
         if seen is not None:
-            sent, stack, task = seen
-            self._deliver(FreezeReport(time.monotonic() - sent, stack, task))
+            sent, stack, ref = seen
+            self._deliver(FreezeReport(time.monotonic() - sent, stack, None if ref is None else ref()))
         heartbeat, self._heartbeat = self._heartbeat, None
         if heartbeat is not None:
             heartbeat.deleteLater()
@@ -608,8 +633,8 @@ class Watch:
                 self._answer.clear()
                 sent = time.monotonic()
                 heartbeat = self._heartbeat
-                if heartbeat is None:
-                    return
+                if heartbeat is None or is_deleted(heartbeat):
+                    return  # stopped, or the application is gone
                 heartbeat.ping.emit()
                 if not self._answer.wait(self.threshold):
                     self._sample(sent)
@@ -619,7 +644,7 @@ class Watch:
                     with self._lock:
                         seen, self._seen = self._seen, None
                     if seen is not None:
-                        heartbeat.freeze.emit(FreezeReport(self._answered_at - sent, seen[1], seen[2]))
+                        heartbeat.freeze.emit(self._answered_at - sent, seen[1], seen[2])
                 self._stopped.wait(self._interval)
         except BaseException as exc:  # noqa: BLE001 - nothing may escape a thread unseen
             if not self._stopped.is_set():
@@ -627,11 +652,18 @@ class Watch:
 
     def _sample(self, sent: float) -> None:
         """Record the GUI thread's stack and the task being stepped, now. Watch thread."""
-        task = STATE.current
-        frame = sys._current_frames().get(self._gui_ident)
-        stack = _stack_of(frame) if frame is not None else "(the GUI thread's stack was not found)\n"
+        ref = _current_task_ref()
+        stack = _stack_of(sys._current_frames().get(self._gui_ident))
         with self._lock:
-            self._seen = (sent, stack, task)
+            self._seen = (sent, stack, ref)
+
+
+def _current_task_ref() -> weakref.ref[Task[Any]] | None:
+    """Return a weak reference to the coroutine being stepped now, or None. Any thread."""
+    try:
+        return weakref.ref(STATE.current)  # type: ignore[arg-type]
+    except TypeError:  # None: no step runs
+        return None
 
 
 def watch_freezes(

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 from qt import QObject, QTimer
-from support import Gate
+from support import Gate, run_python
 
 import qtasks
 import qtasks.debug
@@ -311,6 +311,22 @@ def test_a_freeze_that_ends_in_stop_is_reported(qtbot: Any) -> None:
     watch.stop()
     [found] = reports
     assert "time.sleep(0.4)" in found.stack
+
+
+def test_a_watch_stops_when_the_application_quits() -> None:
+    """A watch left running stops at QCoreApplication.aboutToQuit, and the process ends cleanly."""
+    script = (
+        "import sys\n"
+        "from qt import QApplication, QTimer\n"
+        "import qtasks.debug\n"
+        "app = QApplication(sys.argv)\n"
+        "watch = qtasks.debug.watch_freezes(0.1)\n"
+        "QTimer.singleShot(100, app.quit)\n"
+        "app.exec()\n"
+        "print(repr(watch))\n"
+    )
+    completed = run_python("-c", script)
+    assert (0, "<qtasks.debug.Watch threshold=0.1 s, stopped>\n") == (completed.returncode, completed.stdout)
 
 
 @pytest.mark.parametrize(
