@@ -50,6 +50,8 @@ _PROGRESS_LOCK: Final = threading.Lock()
 # limit, and error messages (result() too early, timeout()) embed the repr.
 _REPR_DEPTH: Final = 4
 _REPR = threading.local()
+# Bound once: a handle reads the clock when it is made, and a lookup per handle shows.
+_clock: Final = time.monotonic
 
 
 def callable_name(fn: object) -> str:
@@ -116,11 +118,10 @@ class Task(Generic[T]):
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
         self._progress: object = NO_PROGRESS
-        # The newest progress value delivered to the listeners, for
-        # qtasks.debug (GUI thread).
-        self._last_progress: object = NO_PROGRESS
         # When the handle was made (time.monotonic()), for qtasks.debug's ages.
-        self._created = time.monotonic()
+        # _last_progress, the newest value delivered to the progress listeners
+        # (for qtasks.debug), is set only by a delivery: unset, it reads as none.
+        self._created = _clock()
         # When a failure nobody consumed is reported (see ARCHITECTURE.md,
         # "Failure reporting"): ON_COLLECT, ON_STEP (a coroutine's, until a
         # combinator leaves it to the handle), or NEVER once something took

@@ -242,7 +242,7 @@ def _where(task: Task[Any]) -> str:
 def _progress(task: Task[Any]) -> str:
     value = task._progress
     if value is NO_PROGRESS:
-        value = task._last_progress
+        value = getattr(task, "_last_progress", NO_PROGRESS)
     if value is NO_PROGRESS:
         return ""
     try:
