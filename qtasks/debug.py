@@ -67,9 +67,12 @@ logger = logging.getLogger("qtasks")
 # each other may be thousands deep).
 MAX_SIBLINGS: Final = 12
 MAX_DEPTH: Final = 24
-# The longest pause between a watch's pings: a freeze is timed from the
-# first ping it leaves waiting, so its duration is at most this much short.
-PING_INTERVAL_S: Final = 0.025
+# The longest pause between a watch's pings (threshold / 2 below it). A
+# freeze is timed from the first ping it leaves waiting, so its duration is
+# at most this much short, and one shorter than the threshold plus this may
+# be missed. Why not shorter: each ping wakes two threads, about 0.1 ms of
+# CPU each on a loaded machine, and the watch must stay cheap enough to leave on.
+PING_INTERVAL_S: Final = 0.05
 # Siblings of the same kind, name, state and place share one line ("x N")
 # once there are this many of them; the first one's children come under it.
 GROUP_MIN: Final = 4
@@ -561,7 +564,7 @@ class Watch:
         self._callback = callback
         # How often the GUI thread is pinged: a freeze is measured from the
         # ping that went unanswered, so at most this much of it is missed.
-        self._interval = min(threshold / 4, PING_INTERVAL_S)
+        self._interval = min(threshold / 2, PING_INTERVAL_S)
         self._gui_ident = threading.get_ident()
         self._stopped = threading.Event()
         # Set by the GUI thread's answer (or by stop()); cleared by the watch
