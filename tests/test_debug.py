@@ -62,6 +62,20 @@ def load_one(key: object) -> Any:
     return result
 
 
+def test_importing_qtasks_leaves_the_debug_module_and_qtwidgets_out() -> None:
+    """`import qtasks` imports neither qtasks.debug nor QtWidgets; `import qtasks.debug` works on its own."""
+    script = (
+        "import sys\n"
+        "import qtasks\n"
+        "print('qtasks.debug' in sys.modules, any(name.endswith('.QtWidgets') for name in sys.modules))\n"
+        "import qtasks.debug\n"
+        "print(sorted(qtasks.debug.__all__))\n"
+    )
+    completed = run_python("-c", script)
+    expected = "False False\n['FreezeReport', 'TaskInspector', 'Watch', 'format_tasks', 'watch_freezes']\n"
+    assert (0, expected) == (completed.returncode, completed.stdout), completed.stderr
+
+
 # -- format_tasks ---------------------------------------------------------------
 
 
@@ -202,17 +216,23 @@ def _watched(qtbot: Any, reports: list[FreezeReport], count: int = 1) -> None:
 
 
 def test_a_freeze_in_a_qtimer_callback_is_reported_with_its_stack(qtbot: Any) -> None:
-    """A QTimer callback that blocks the GUI thread is reported once, with its stack and no task."""
+    """A blocking QTimer callback is reported once, on the GUI thread, with its stack and no task."""
     reports: list[FreezeReport] = []
+    threads: list[int] = []
 
     def block_in_timer() -> None:
         time.sleep(0.4)
 
-    with watch_freezes(0.1, callback=reports.append):
+    def callback(found: FreezeReport) -> None:
+        reports.append(found)
+        threads.append(threading.get_ident())
+
+    with watch_freezes(0.1, callback=callback):
         QTimer.singleShot(0, block_in_timer)
         _watched(qtbot, reports)
         qtbot.wait(300)  # a quiet stretch after the freeze adds no report
     [found] = reports
+    assert [threading.get_ident()] == threads
     assert found.task is None
     assert "in block_in_timer\n    time.sleep(0.4)" in found.stack
     assert 0.1 <= found.duration < 10
