@@ -315,14 +315,7 @@ class _Tree:
             progress = _progress(task)
         except Exception:  # noqa: BLE001 - read while the GUI thread changes it
             state, where, progress = "?", "", ""
-        kids = self.children.get(task, [])
-        if depth + 1 >= MAX_DEPTH and kids:
-            hidden = sum(self._size(kid) for kid in kids)
-            children: tuple[_Row, ...] = (
-                _Row(("deeper",), None, "", f"\u2026 {hidden} task(s) deeper", "", "", "", "", hidden),
-            )
-        else:
-            children = tuple(self._rows(kids, depth + 1))
+        children = self._below_rows(task, depth)
         return _Row(
             task,
             task,
@@ -335,6 +328,16 @@ class _Tree:
             1,
             children,
         )
+
+    def _below_rows(self, task: Task[Any], depth: int) -> tuple[_Row, ...]:
+        """Return the rows under `task`, or past MAX_DEPTH one row counting them."""
+        kids = self.children.get(task, [])
+        if depth + 1 < MAX_DEPTH:
+            return tuple(self._rows(kids, depth + 1))
+        if not kids:
+            return ()
+        hidden = sum(self._size(kid) for kid in kids)
+        return (_Row(("deeper",), None, "", f"\u2026 {hidden} task(s) deeper", "", "", "", "", hidden),)
 
     def _rows(self, tasks: list[Task[Any]], depth: int) -> list[_Row]:
         """Return the rows of sibling tasks: like ones grouped, the tail summarised."""
@@ -380,8 +383,7 @@ class _Tree:
         self.drawn.add(first)
         for task in others:
             self._size(task)
-        kids = self.children.get(first, [])
-        children = tuple(self._rows(kids, depth + 1)) if kids and depth + 1 < MAX_DEPTH else ()
+        children = self._below_rows(first, depth)
         oldest = min(task._created for task in members)
         return _Row(
             signature, None, kind, title, state, _age(self.now - oldest), where, "", len(members), children

@@ -185,6 +185,28 @@ def test_format_tasks_cuts_a_deep_chain_of_coroutines(qtasks_run: Any) -> None:
     top.cancel()
 
 
+def test_format_tasks_cuts_like_chains_drawn_as_one(qapp: Any) -> None:
+    """Four like chains share a line; the first is drawn 24 levels deep and the rest counted, nothing else."""
+    hold = qtasks.Task[None]()
+
+    @qtasks.coroutine
+    def chain(depth: int) -> Any:
+        if depth == 0:
+            yield hold
+        else:
+            yield chain(depth - 1)
+
+    tops = [chain(30) for _ in range(4)]
+    lines = format_tasks().splitlines()
+    assert "qtasks: 125 live task(s)" == lines[0]
+    assert lines[1].startswith("coroutine test_format_tasks_cuts_like_chains_drawn_as_one.<locals>.chain \u00d74:")
+    assert lines[-1].endswith("\u2514\u2500 \u2026 8 task(s) deeper")
+    assert 26 == len(lines)
+    for top in tops:
+        top.cancel()
+    hold.cancel()
+
+
 def test_format_tasks_off_the_gui_thread_reads_the_same_tree(qtasks_manual_pool: ManualPool) -> None:
     """Called from another thread, format_tasks() draws the tree the GUI thread sees."""
     task = load_all(["a", "b", "c"])
