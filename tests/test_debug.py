@@ -199,11 +199,38 @@ def test_format_tasks_cuts_like_chains_drawn_as_one(qapp: Any) -> None:
     tops = [chain(30) for _ in range(4)]
     lines = format_tasks().splitlines()
     assert "qtasks: 125 live task(s)" == lines[0]
-    assert lines[1].startswith("coroutine test_format_tasks_cuts_like_chains_drawn_as_one.<locals>.chain \u00d74:")
+    assert lines[1].startswith(
+        "coroutine test_format_tasks_cuts_like_chains_drawn_as_one.<locals>.chain \u00d74:"
+    )
     assert lines[-1].endswith("\u2514\u2500 \u2026 8 task(s) deeper")
     assert 26 == len(lines)
     for top in tops:
         top.cancel()
+    hold.cancel()
+
+
+def test_format_tasks_counts_what_lies_under_a_group_at_the_depth_limit(qapp: Any) -> None:
+    """Like tasks grouped at the deepest level drawn count what they wait on, instead of drawing it as a root."""
+    hold = qtasks.Task[None]()
+
+    @qtasks.coroutine
+    def leaf() -> Any:
+        yield hold
+
+    @qtasks.coroutine
+    def chain(depth: int) -> Any:
+        if depth == 0:
+            yield qtasks.gather(*[leaf() for _ in range(4)])
+        else:
+            yield chain(depth - 1)
+
+    top = chain(21)
+    lines = format_tasks().splitlines()
+    assert "qtasks: 28 live task(s)" == lines[0]
+    assert "leaf \u00d74: waiting" in lines[-2]
+    assert lines[-1].endswith("\u2514\u2500 \u2026 1 task(s) deeper")
+    assert 26 == len(lines)
+    top.cancel()
     hold.cancel()
 
 
