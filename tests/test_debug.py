@@ -210,7 +210,7 @@ def test_format_tasks_cuts_like_chains_drawn_as_one(qapp: Any) -> None:
 
 
 def test_format_tasks_counts_what_lies_under_a_group_at_the_depth_limit(qapp: Any) -> None:
-    """Like tasks grouped at the deepest level drawn count what they wait on, instead of drawing it as a root."""
+    """Like tasks grouped at the deepest level drawn count what they wait on, not draw it as a root."""
     hold = qtasks.Task[None]()
 
     @qtasks.coroutine
