@@ -181,7 +181,8 @@ def _kind(task: Task[Any]) -> str:
 def _title(task: Task[Any], kind: str) -> str:
     name = getattr(task, "_name", None)
     if kind in _FUNCTION_KINDS and isinstance(name, str):
-        return "map chunk" if name == _CHUNK_RUNNER else name
+        # run_in and run_async name their handles "fn()"; the tree names functions bare.
+        return "map chunk" if name == _CHUNK_RUNNER else name.removesuffix("()")
     try:
         described = task._describe()
     except Exception:  # noqa: BLE001 - a description must never raise here

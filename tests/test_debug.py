@@ -6,11 +6,13 @@ behaviour under test, never a way to wait for another thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -243,6 +245,35 @@ def test_format_tasks_off_the_gui_thread_reads_the_same_tree(qtasks_manual_pool:
     thread.join(10)
     assert [_ageless(format_tasks())] == [_ageless(text) for text in seen]
     task.cancel()
+
+
+def test_format_tasks_draws_every_kind_under_what_awaits_it(qtbot: Any) -> None:
+    """Executor and asyncio work, a timeout, a shield and a wait each come under what awaits them."""
+    gate = Gate()
+    shielded, waited = qtasks.sleep(60), qtasks.sleep(61)
+    with ThreadPoolExecutor(1) as executor:
+        outer = qtasks.gather(
+            qtasks.run_in(executor, gate.__call__),
+            qtasks.run_async(asyncio.sleep, 60),
+            qtasks.timeout(60, qtasks.sleep(120)),
+            qtasks.shield(shielded),
+            qtasks.wait([waited]),
+        )
+        assert [
+            "qtasks: 9 live task(s)",
+            "gather of 5: 0 of 5 done, AGE",
+            "\u251c\u2500 run_in Gate.__call__: on concurrent.futures, AGE",
+            "\u251c\u2500 run_async sleep: on asyncio, AGE",
+            "\u251c\u2500 timeout 60 s: pending, AGE",
+            "\u2502  \u2514\u2500 sleep 120 s: pending, AGE",
+            "\u251c\u2500 shield: pending, AGE",
+            "\u2502  \u2514\u2500 sleep 60 s: pending, AGE",
+            "\u2514\u2500 wait ALL_COMPLETED of 1: pending, AGE",
+            "   \u2514\u2500 sleep 61 s: pending, AGE",
+        ] == _ageless(format_tasks())
+        for task in (outer, shielded, waited):
+            task.cancel()  # neither a shield nor a wait cancels what it waits on
+        gate.opened.set()
 
 
 def test_format_tasks_summarises_a_map_s_chunks(qtasks_manual_pool: ManualPool) -> None:
