@@ -301,21 +301,21 @@ def test_a_freeze_in_a_qtimer_callback_is_reported_with_its_stack(qtbot: Any) ->
     threads: list[int] = []
 
     def block_in_timer() -> None:
-        time.sleep(0.4)
+        time.sleep(0.6)
 
     def callback(found: FreezeReport) -> None:
         reports.append(found)
         threads.append(threading.get_ident())
 
-    with watch_freezes(0.1, callback=callback):
+    with watch_freezes(0.25, callback=callback):
         QTimer.singleShot(0, block_in_timer)
         _watched(qtbot, reports)
         qtbot.wait(300)  # a quiet stretch after the freeze adds no report
     [found] = reports
     assert [threading.get_ident()] == threads
     assert found.task is None
-    assert "in block_in_timer\n    time.sleep(0.4)" in found.stack
-    assert 0.1 <= found.duration < 10
+    assert "in block_in_timer\n    time.sleep(0.6)" in found.stack
+    assert 0.25 <= found.duration < 10
 
 
 def test_a_freeze_in_a_coroutine_step_names_the_task(qtbot: Any, qtasks_run: Any) -> None:
@@ -325,15 +325,15 @@ def test_a_freeze_in_a_coroutine_step_names_the_task(qtbot: Any, qtasks_run: Any
     @qtasks.coroutine
     def crunch() -> Any:
         yield qtasks.sleep(0)
-        busy_wait(0.4)
+        busy_wait(0.6)
 
-    with watch_freezes(0.1, callback=reports.append):
+    with watch_freezes(0.25, callback=reports.append):
         task = crunch()
         qtasks_run(task)
         _watched(qtbot, reports)
     [found] = reports
     assert task is found.task
-    assert "in crunch\n    busy_wait(0.4)" in found.stack
+    assert "in crunch\n    busy_wait(0.6)" in found.stack
     assert "while stepping coroutine test_a_freeze_in_a_coroutine_step_names_the_task.<locals>.crunch" in str(
         found
     )
@@ -350,14 +350,14 @@ def test_a_responsive_gui_thread_gets_no_report(qtbot: Any) -> None:
 def test_the_default_report_is_a_warning_on_the_qtasks_logger(qtbot: Any, caplog: Any) -> None:
     """Without a callback, a freeze is a warning on the `qtasks` logger naming the blocking call."""
     caplog.set_level(logging.WARNING, logger="qtasks")
-    with watch_freezes(0.1):
-        QTimer.singleShot(0, lambda: time.sleep(0.4))
+    with watch_freezes(0.25):
+        QTimer.singleShot(0, lambda: time.sleep(0.6))
         qtbot.waitUntil(lambda: bool(caplog.records), timeout=10_000)
     [record] = caplog.records
     assert "qtasks" == record.name
     assert logging.WARNING == record.levelno
     assert record.getMessage().startswith("qtasks: the GUI thread froze for ")
-    assert "time.sleep(0.4)" in record.getMessage()
+    assert "time.sleep(0.6)" in record.getMessage()
 
 
 def test_a_callback_that_raises_is_reported_and_the_watch_goes_on(
@@ -370,10 +370,10 @@ def test_a_callback_that_raises_is_reported_and_the_watch_goes_on(
         reports.append(found)
         raise OSError("the report went nowhere")
 
-    with watch_freezes(0.1, callback=callback):
-        QTimer.singleShot(0, lambda: time.sleep(0.3))
+    with watch_freezes(0.25, callback=callback):
+        QTimer.singleShot(0, lambda: time.sleep(0.6))
         _watched(qtbot, reports)
-        QTimer.singleShot(0, lambda: time.sleep(0.3))
+        QTimer.singleShot(0, lambda: time.sleep(0.6))
         _watched(qtbot, reports, 2)
     assert 2 == len(reports)
     assert ["the report went nowhere"] * 2 == [str(exc) for exc in hook_calls]
@@ -383,8 +383,8 @@ def test_two_watches_each_report_the_freeze(qtbot: Any) -> None:
     """Two watches at once each report the same freeze."""
     first: list[FreezeReport] = []
     second: list[FreezeReport] = []
-    with watch_freezes(0.1, callback=first.append), watch_freezes(0.15, callback=second.append):
-        QTimer.singleShot(0, lambda: time.sleep(0.5))
+    with watch_freezes(0.25, callback=first.append), watch_freezes(0.3, callback=second.append):
+        QTimer.singleShot(0, lambda: time.sleep(0.8))
         _watched(qtbot, first)
         _watched(qtbot, second)
     assert [1, 1] == [len(first), len(second)]
@@ -405,12 +405,12 @@ def test_a_stopped_watch_reports_nothing(qtbot: Any) -> None:
 def test_a_freeze_that_ends_in_stop_is_reported(qtbot: Any) -> None:
     """A freeze seen while the GUI thread was busy up to the stop() call is reported by stop()."""
     reports: list[FreezeReport] = []
-    watch = watch_freezes(0.1, callback=reports.append)
+    watch = watch_freezes(0.25, callback=reports.append)
     qtbot.wait(50)
-    time.sleep(0.4)
+    time.sleep(0.6)
     watch.stop()
     [found] = reports
-    assert "time.sleep(0.4)" in found.stack
+    assert "time.sleep(0.6)" in found.stack
 
 
 def test_a_watch_stops_when_the_application_quits() -> None:
