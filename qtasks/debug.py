@@ -423,8 +423,10 @@ def format_tasks() -> str:
     Any thread, and safe there: it only reads, and a task that changes while
     it is read gives a line of its moment (what runs on the GUI thread meanwhile
     may differ between two lines). Each top-level task is a root, and under a
-    task comes what it waits on. Like tasks with nothing under them share a
-    line ("x 9990"), and past a dozen siblings the rest is summarised in one.
+    task comes what it waits on. Four or more like siblings (same kind, name,
+    state and place) share a line ("x 9990"), with what the first of them
+    waits on under it; past a dozen siblings the rest are counted in one line,
+    and past 24 levels what lies deeper is counted too.
     """
     rows, live = _tree_rows()
     if not live:
@@ -635,8 +637,13 @@ class Watch:
     def _watch_in_thread(self) -> None:
         """Ping the GUI thread; sample its stack when a ping waits past the threshold. Watch thread."""
         try:
-            while not self._stopped.is_set():
+            while True:
                 self._answer.clear()
+                # Why after the clear: stop() sets _stopped, then _answer. A
+                # clear that undid stop()'s wake-up sees _stopped here, so no
+                # ping is left waiting for a GUI thread that is joining us.
+                if self._stopped.is_set():
+                    return
                 sent = time.monotonic()
                 heartbeat = self._heartbeat
                 if heartbeat is None or is_deleted(heartbeat):
