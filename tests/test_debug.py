@@ -276,6 +276,36 @@ def test_format_tasks_draws_every_kind_under_what_awaits_it(qtbot: Any) -> None:
         gate.opened.set()
 
 
+def test_format_tasks_off_the_gui_thread_is_safe_while_tasks_come_and_go(qtasks_run: Any) -> None:
+    """Another thread drawing the tree while the GUI thread starts and ends tasks meets no error."""
+    drawn: list[str] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def draw_until_done() -> None:
+        try:
+            while not done.is_set():
+                drawn.append(format_tasks().splitlines()[0])
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    @qtasks.coroutine
+    def churn() -> Any:
+        for _ in range(20):
+            yield qtasks.gather(*[load_one(key) for key in range(100)])
+
+    thread = threading.Thread(target=draw_until_done)
+    thread.start()
+    try:
+        qtasks_run(churn(), timeout=60)
+    finally:
+        done.set()
+        thread.join(10)
+    assert [] == errors
+    assert drawn
+    assert all(re.fullmatch(r"qtasks: (no live tasks|\d+ live task\(s\))", line) for line in drawn)
+
+
 def test_format_tasks_summarises_a_map_s_chunks(qtasks_manual_pool: ManualPool) -> None:
     """A map's line counts what is done and out; its chunk tasks come under it."""
     mapped = qtasks.map(fetch, range(3))
