@@ -236,8 +236,9 @@ def _where(task: Task[Any]) -> str:
         if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
             found = f"{os.path.basename(filename)}:{frame.f_lineno}"
         delegate = getattr(obj, "gi_yieldfrom", None) or getattr(obj, "cr_await", None)
-        if delegate is None and frame.f_code.co_name == _SLOT_DRIVER:
+        if delegate is None and frame.f_code.co_name == _SLOT_DRIVER and not obj.gi_running:
             # A @qtasks.slot drives its body by hand, not with `yield from`.
+            # Read only while suspended: another thread may be asking.
             delegate = frame.f_locals.get("body")
         obj = delegate
     return found
