@@ -30,16 +30,18 @@ import os
 import sys
 from importlib import metadata
 from types import ModuleType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 __all__ = [
     "API_NAMES",
     "QT_API",
     "BoundSignal",
+    "QAbstractItemModel",
     "QCoreApplication",
     "QEvent",
     "QEventLoop",
     "QMetaObject",
+    "QModelIndex",
     "QObject",
     "QRunnable",
     "QThread",
@@ -51,6 +53,7 @@ __all__ = [
     "choose",
     "delete",
     "exec_loop",
+    "gui_class",
     "is_deleted",
     "module",
     "refusal",
@@ -120,10 +123,12 @@ def choose(environ: dict[str, str] | None = None, modules: dict[str, object] | N
 
 if TYPE_CHECKING:
     from PyQt5.QtCore import (
+        QAbstractItemModel,
         QCoreApplication,
         QEvent,
         QEventLoop,
         QMetaObject,
+        QModelIndex,
         QObject,
         QRunnable,
         Qt,
@@ -152,10 +157,12 @@ else:
             f"install it (the {QT_API} extra of qt-qtasks brings it), or set QT_API to an installed binding"
         )
         raise ImportError(_msg) from _missing
+    QAbstractItemModel = _QtCore.QAbstractItemModel
     QCoreApplication = _QtCore.QCoreApplication
     QEvent = _QtCore.QEvent
     QEventLoop = _QtCore.QEventLoop
     QMetaObject = _QtCore.QMetaObject
+    QModelIndex = _QtCore.QModelIndex
     QObject = _QtCore.QObject
     QRunnable = _QtCore.QRunnable
     Qt = _QtCore.Qt
@@ -185,6 +192,17 @@ else:
 def module(name: str) -> ModuleType:
     """Import and return the binding's module `name` ("QtWidgets", "QtGui", ...)."""
     return importlib.import_module(f"{API_NAMES[QT_API]}.{name}")
+
+
+def gui_class(name: str) -> Any:
+    """Return the widget-side class `name` from QtWidgets, else QtGui.
+
+    Imports those modules only when called, so importing qtasks stays cheap.
+    Absorbs the classes Qt 6 moved from QtWidgets to QtGui (`QAction`).
+    """
+    widgets = module("QtWidgets")
+    found = getattr(widgets, name, None)
+    return found if found is not None else getattr(module("QtGui"), name)
 
 
 def version() -> str:

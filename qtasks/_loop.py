@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Awaitable, Final, TypeVar
+from typing import Any, Awaitable, Callable, Final, TypeVar
 
 from ._binding import QCoreApplication, QEvent, QEventLoop, QThread, QTimer, exec_loop
 from ._coroutine import as_task
@@ -43,8 +43,14 @@ def run_until_complete(awaitable: Awaitable[T], *, timeout: float | None = None)
     return until_complete(awaitable, seconds, "qtasks.run_until_complete()")  # type: ignore[no-any-return]
 
 
-def until_complete(awaitable: object, seconds: float, call: str) -> Any:
-    """Do what run_until_complete does, with `call` naming the caller in errors. GUI thread."""
+def until_complete(
+    awaitable: object, seconds: float, call: str, live: Callable[[], str] | None = None
+) -> Any:
+    """Do what run_until_complete does, with `call` naming the caller in errors. GUI thread.
+
+    With `live`, a timeout's message ends with what `live()` returns then
+    (the tree of live tasks, for a test that hangs).
+    """
     _require_application(awaitable, call)
     task = as_task(awaitable)
     if task is None:
@@ -54,6 +60,8 @@ def until_complete(awaitable: object, seconds: float, call: str) -> Any:
     if not task.done():
         # Named before the cancel, which stops it waiting on anything.
         msg = f"{task!r} was not done after {seconds:g} s"
+        if live is not None:
+            msg += f"; still live then:\n{live()}"
         task.cancel()
         # The caller goes on with the task cancelled, not about to be.
         bridge().run_pending()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generator, Generic, Iterator, TypeVar
 
 from . import _runtime
@@ -49,6 +50,8 @@ _PROGRESS_LOCK: Final = threading.Lock()
 # limit, and error messages (result() too early, timeout()) embed the repr.
 _REPR_DEPTH: Final = 4
 _REPR = threading.local()
+# Bound once: a handle reads the clock when it is made, and a lookup per handle shows.
+_clock: Final = time.monotonic
 
 
 def callable_name(fn: object) -> str:
@@ -107,8 +110,10 @@ class Task(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_callbacks",
+        "_created",
         "_exc",
         "_failure_report",
+        "_last_progress",
         "_progress",
         "_progress_listeners",
         "_state",
@@ -123,6 +128,10 @@ class Task(Generic[T]):
         self._callbacks: list[Callable[[Task[T]], object]] | None = []
         self._progress_listeners: list[Callable[[Any], object]] | None = None
         self._progress: object = NO_PROGRESS
+        # When the handle was made (time.monotonic()), for qtasks.debug's ages.
+        # _last_progress, the newest value delivered to the progress listeners
+        # (for qtasks.debug), is set only by a delivery: unset, it reads as none.
+        self._created = _clock()
         # When a failure nobody consumed is reported (see ARCHITECTURE.md,
         # "Failure reporting"): ON_COLLECT, ON_STEP (a coroutine's, until a
         # combinator leaves it to the handle), or NEVER once something took
@@ -440,6 +449,7 @@ class Task(Generic[T]):
             self._progress = NO_PROGRESS
         if value is NO_PROGRESS or self._state is CANCELLED:
             return
+        self._last_progress = value
         listeners = self._progress_listeners
         if listeners:
             for fn in list(listeners):

@@ -589,6 +589,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows", default=",".join(DEFAULT_ROWS), help=f"comma list from: {', '.join(DEFAULT_ROWS)}"
     )
     parser.add_argument("--threads", type=int, default=None, help="pool threads (default: one per core)")
+    parser.add_argument(
+        "--watch", type=float, default=None, metavar="S", help="run with qtasks.debug.watch_freezes(S) on"
+    )
     args = parser.parse_args(argv)
     wanted = [name.strip() for name in args.rows.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in DEFAULT_ROWS]
@@ -603,6 +606,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         QThreadPool.globalInstance().setMaxThreadCount(args.threads)
     threads = QThreadPool.globalInstance().maxThreadCount()
+    if args.watch is not None:
+        from qtasks.debug import watch_freezes  # noqa: PLC0415 - only for this option: it imports QtWidgets
+
+        try:  # the freezes it sees go to the qtasks logger: stderr
+            watch = watch_freezes(args.watch)
+        except ValueError as error:
+            parser.error(str(error))
     rows = []
     for name in wanted:
         if name in {"fairness", "quit"}:
@@ -621,6 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"qtasks {qtasks.__version__}, Python {platform.python_version()}, {_binding.version()}, "
         f"{os.cpu_count()} cores, {threads} pool threads, "
         f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
+        + ("" if args.watch is None else f", with watch_freezes({args.watch:g}) on")
     )
     if rows:
         print(format_table(bench(rows, args.n, args.rounds)))
@@ -637,6 +648,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"process after {statistics.median(quits):.3f} s "
             f"(median of {len(quits)}, worst {max(quits):.3f} s)"
         )
+    if args.watch is not None:
+        watch.stop()
     qtasks.shutdown(timeout=10)
     return 0
 

@@ -53,12 +53,20 @@ def run_until_done(awaitable: object, timeout: float = 5) -> Any:
     GUI thread. `qtasks.run_until_complete()` with a 5 s default timeout that
     must be a number (inf: never): a test that hangs fails instead. On timeout
     the task is cancelled, its `finally` blocks run, and `qtasks.TimeoutError`
-    naming it is raised. Raises TypeError for something not awaitable and
+    naming it, and drawing the tree of tasks still live then, is raised.
+    Raises TypeError for something not awaitable and
     ValueError for a negative timeout.
     """
     __tracebackhide__ = True  # a failing test points at its own line
     seconds = _check_seconds(timeout, f"qtasks_run(..., timeout={timeout!r})")
-    return until_complete(awaitable, seconds, "qtasks_run()")
+    return until_complete(awaitable, seconds, "qtasks_run()", _live_tree)
+
+
+def _live_tree() -> str:
+    """Return `qtasks.debug.format_tasks()`, imported only when a test hangs."""
+    from .debug import format_tasks  # noqa: PLC0415 - imports QtWidgets: only when a test hangs
+
+    return format_tasks()
 
 
 @pytest.fixture

@@ -19,6 +19,15 @@ def test_bench_prints_a_table_for_a_few_rows(capsys: pytest.CaptureFixture[str],
     assert "x floor |" in out
 
 
+def test_bench_runs_with_a_freeze_watch_on(capsys: pytest.CaptureFixture[str], qapp: Any) -> None:
+    """--watch runs the rows with a freeze watch on and says so in the header."""
+    assert 0 == bench.main(["--n", "20", "--rounds", "1", "--rows", "gather", "--watch", "5"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "gather", "floor"] == rows
+    assert "1 rounds, with watch_freezes(5) on\n" in out
+
+
 def test_bench_refuses_an_unknown_row() -> None:
     """An unknown row name is refused with the list of known ones."""
     with pytest.raises(SystemExit):

@@ -17,6 +17,7 @@ import pytest
 from support import ROOT, run_pytest, run_python
 
 import qtasks
+import qtasks.debug
 
 DOCS = sorted([*ROOT.glob("*.md"), *(ROOT / "docs").glob("*.md")])
 SITE = ROOT / "tests" / "snippet_site"
@@ -159,6 +160,13 @@ def test_the_reference_names_every_public_name() -> None:
     """docs/reference.md has an entry for each name in qtasks.__all__."""
     reference = (ROOT / "docs" / "reference.md").read_text()
     missing = [name for name in qtasks.__all__ if f"qtasks.{name}" not in reference]
+    assert [] == missing
+
+
+def test_the_reference_names_every_debug_name() -> None:
+    """docs/reference.md has an entry for each name in qtasks.debug.__all__."""
+    reference = (ROOT / "docs" / "reference.md").read_text()
+    missing = [name for name in qtasks.debug.__all__ if f"qtasks.debug.{name}" not in reference]
     assert [] == missing
 
 
