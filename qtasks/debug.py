@@ -85,23 +85,28 @@ _KINDS: Final = {
     "CoroutineTask": "coroutine",
     "ExecutorTask": "run_in",
     "GatherTask": "gather",
+    "ImapTask": "imap",
     "MapTask": "map",
     "NextDone": "as_completed",
     "ShieldTask": "shield",
     "SignalTask": "wait_signal",
     "SleepTask": "sleep",
+    "StreamTask": "stream",
     "Task": "future",
     "ThreadTask": "run",
     "TimeoutTask": "timeout",
     "WaitTask": "wait",
     "_AllDone": "slot queue",
+    "_Next": "next",
 }
 # What a pool without lanes runs for each map chunk (a testing pool's task per chunk).
-_CHUNK_RUNNER: Final = "_run_chunk_in_worker"
+_CHUNK_RUNNER: Final = "_run_item_in_worker"
 # The generator of qtasks._slot that drives a slot's body, which it holds as `body`.
 _SLOT_DRIVER: Final = "_run_owned"
 # The kinds whose handle runs a function (the line names it).
-_FUNCTION_KINDS: Final = frozenset({"coroutine", "map", "run", "run_async", "run_in"})
+_FUNCTION_KINDS: Final = frozenset({"coroutine", "imap", "map", "run", "run_async", "run_in", "stream"})
+# The kinds that run a function over items in chunks.
+_MAP_KINDS: Final = frozenset({"imap", "map"})
 
 
 # -- the tree -----------------------------------------------------------------
@@ -155,7 +160,7 @@ def _below(task: Task[Any]) -> list[Task[Any]]:
                 below.append(inner)
         elif kind == "wait":
             below.extend(getattr(task, "_children", None) or ())
-        elif kind == "map":
+        elif kind in _MAP_KINDS:
             for _attempt in range(10):
                 try:
                     chunks = list(getattr(task, "_in_flight", None) or ())
@@ -202,7 +207,7 @@ def _state(task: Task[Any], kind: str) -> str:
         return "waiting" if getattr(task, "_waiting_on", None) is not None else "scheduled"
     if kind == "run":
         return str(getattr(task, "_phase", PENDING))
-    if kind == "map":
+    if kind in _MAP_KINDS:
         pulled = getattr(task, "_pulled", 0)
         collected = getattr(task, "_collected", 0)
         more = "" if getattr(task, "_exhausted", False) else "+"

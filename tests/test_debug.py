@@ -276,6 +276,42 @@ def test_format_tasks_draws_every_kind_under_what_awaits_it(qtbot: Any) -> None:
         gate.opened.set()
 
 
+def lines_after(gate: Gate) -> Any:
+    """Yield one line, wait at `gate`, yield another: a stream the tests hold mid-way."""
+    yield "first"
+    gate()
+    yield "second"
+
+
+def test_format_tasks_names_streams_and_what_their_consumer_waits_on(qtasks_run: Any) -> None:
+    """An imap and a stream are drawn by kind and function, and a consumer's wait as Stream.next()."""
+    gate, held = Gate(), Gate()
+    mapped = qtasks.imap(held.__call__, range(3))
+    streamed = qtasks.stream(lines_after, gate)
+
+    @qtasks.coroutine
+    async def consume() -> list[str]:
+        return [line async for line in streamed]
+
+    consumer = consume()
+    assert gate.entered.wait(10)
+    drawn = _ageless(format_tasks())
+    assert [
+        "qtasks: 4 live task(s)",
+        "imap Gate.__call__",
+        "stream lines_after: pending, AGE",
+        "coroutine test_format_tasks_names_streams_and_what_their_consumer_waits_on.<locals>.consume"
+        ": waiting",
+        "\u2514\u2500 next Stream.next(): pending, AGE",
+    ] == [
+        line.split(":")[0] if line.startswith("imap") else re.sub(r", AGE, at .*", "", line) for line in drawn
+    ]
+    gate.opened.set()
+    assert ["first", "second"] == qtasks_run(consumer)
+    mapped.cancel()
+    held.opened.set()
+
+
 def test_format_tasks_off_the_gui_thread_is_safe_while_tasks_come_and_go(qtasks_run: Any) -> None:
     """Another thread drawing the tree while the GUI thread starts and ends tasks meets no error."""
     drawn: list[str] = []
