@@ -23,6 +23,13 @@ The queue is split into lanes, one per submitting coroutine (and one per
 `map`), served round robin: a fan-out of 10^5 items does not starve another
 coroutine's single `run()`.
 
+A responsive pool (the default) keeps fewer worker loops than it has threads
+while the GUI thread starves for the GIL: `_limit` caps `_starts`, a
+`_responsive.Throttle` sets it from the GUI thread's lateness, sampled by a
+`_responsive.Heartbeat` that ticks only while the pool has work. A loop over
+the limit gives its thread back after its current item; a raised limit starts
+loops for the queued work. `Pool(max_threads=...)` stays the upper bound.
+
 A lane item (`_worker.LaneItem`) is a `ThreadTask` or a chunk of a `map`
 (see `_map.py`); its phase and the worker-side helpers live in `_worker.py`.
 See ARCHITECTURE.md for how the pool fits the rest.
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 
@@ -44,6 +52,7 @@ from . import _runtime
 from ._binding import QRunnable, QThreadPool
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
+from ._responsive import UNLIMITED, Heartbeat, Throttle
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
@@ -203,9 +212,17 @@ class Pool:
 
     `Pool()` makes a dedicated QThreadPool with `max_threads` threads (Qt's
     default: one per core); `Pool(pool=existing)` wraps one you have.
+    `responsive=True` (the default) runs fewer functions at once while the GUI
+    thread starves for the GIL, and more again when it no longer does; False
+    keeps every thread busy whatever the GUI thread's lateness.
     """
 
-    def __init__(self, max_threads: int | None = None, pool: QThreadPool | None = None) -> None:
+    def __init__(
+        self, max_threads: int | None = None, pool: QThreadPool | None = None, *, responsive: bool = True
+    ) -> None:
+        if not isinstance(responsive, bool):
+            msg = f"Pool(responsive={responsive!r}): responsive must be True or False"
+            raise TypeError(msg)
         if max_threads is not None:
             if not isinstance(max_threads, int) or isinstance(max_threads, bool) or max_threads < 1:
                 msg = f"Pool(max_threads={max_threads!r}): max_threads must be a whole number >= 1, or None"
@@ -246,6 +263,17 @@ class Pool:
         self._lingering = 0
         # How many threads wait on _idle (shutdown), so workers notify only then.
         self._idle_waiters = 0
+        # Invariant: a worker loop leaves without claiming only while
+        # _starts > _limit, so at least _limit loops stay to claim what is
+        # queued. The GUI thread writes _limit; UNLIMITED: every thread runs.
+        self._throttle = Throttle(self._ceiling)
+        self._limit = self._throttle.limit if responsive else UNLIMITED
+        # True while the heartbeat runs or a post to start it is on its way:
+        # a submit that finds it False starts the watch.
+        self._watching = False
+        # GUI thread only:
+        self._responsive = responsive
+        self._heartbeat: Heartbeat | None = None
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _runtime.STATE.executors.add(self)
@@ -257,8 +285,93 @@ class Pool:
 
     @property
     def max_threads(self) -> int:
-        """How many functions this pool runs at once."""
+        """How many functions this pool runs at once, at most."""
         return max(1, self._qpool.maxThreadCount())
+
+    @property
+    def responsive(self) -> bool:
+        """Whether this pool runs fewer functions at once while the GUI thread starves.
+
+        Settable, on the GUI thread: False starts the queued work on every
+        thread at once and stops watching the GUI thread; True watches it again
+        from the next submitted function.
+        """
+        return self._responsive
+
+    @responsive.setter
+    def responsive(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            msg = f"Pool.responsive = {value!r}: give True or False"
+            raise TypeError(msg)
+        if value == self._responsive:
+            return
+        self._responsive = value
+        if value:
+            self._throttle.forget()
+            with self._lock:
+                self._limit = self._throttle.limit
+                self._watching = False  # the next submit starts the watch
+        else:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+            with self._lock:
+                self._watching = False
+            self._set_limit(UNLIMITED)
+
+    def _ceiling(self) -> int:
+        return max(1, self._qpool.maxThreadCount())
+
+    def _watch(self) -> None:
+        """Start the heartbeat that samples the GUI thread's lateness. GUI thread; idempotent."""
+        if not self._responsive:
+            with self._lock:
+                self._watching = False  # turned off since the submit asked
+            return
+        if self._heartbeat is None:
+            # Why weakly: the heartbeat's QTimer must die with the pool, on
+            # the thread that drops it, not in a collected cycle on any thread.
+            pool = weakref.ref(self)
+
+            def on_sample(lateness: float) -> bool:
+                alive = pool()
+                return alive is not None and alive._observe_lateness(lateness)
+
+            self._heartbeat = Heartbeat(on_sample)
+        self._heartbeat.start()
+
+    def _observe_lateness(self, lateness: float) -> bool:
+        """Adjust the limit to one sample of the GUI thread's lateness; tell whether to keep watching.
+
+        GUI thread: the heartbeat's tick. Stops the watch, and starts the next
+        burst at one worker, once nothing is queued or running.
+        """
+        limit = self._throttle.observe(lateness)
+        with self._lock:
+            if not self._lanes and not self._executing:
+                self._watching = False
+                self._throttle.reset()
+                self._limit = self._throttle.limit
+                return False
+        self._set_limit(limit)
+        return True
+
+    def _set_limit(self, limit: int) -> None:
+        """Let `limit` worker loops run; start loops for queued work if it rose. GUI thread."""
+        with self._lock:
+            if limit == self._limit:
+                return
+            self._limit = limit
+            wanted = min(limit, self._ceiling()) - self._starts
+            more = 0
+            for lane in self._lanes.values():
+                if more >= wanted:
+                    break
+                more += min(len(lane), wanted - more)
+            if more > 0:
+                self._starts += more
+                _BUSY[self] = None
+        for _ in range(more):
+            self._qpool.start(self._runner)
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ThreadTask[T]:
         """Run `fn(*args, **kwargs)` on a pool thread; return its handle at once.
@@ -289,8 +402,9 @@ class Pool:
 
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
-        if self._bridge is None:
-            self._bridge = _runtime.bridge()
+        bridge = self._bridge
+        if bridge is None:
+            bridge = self._bridge = _runtime.bridge()
         if key is _CURRENT:
             key = _runtime.STATE.current
         # Why an id, not the handle: a lane's key is dropped by the worker that
@@ -309,12 +423,20 @@ class Pool:
                 self._parked.pop().release()
                 start = False
             else:
-                start = self._starts < max(1, self._qpool.maxThreadCount())
+                start = self._starts < min(self._limit, max(1, self._qpool.maxThreadCount()))
                 if start:
                     self._starts += 1
                     _BUSY[self] = None
+            watch = self._responsive and not self._watching
+            if watch:
+                self._watching = True
         if start:
             self._qpool.start(self._runner)
+        if watch:
+            if threading.get_ident() == _runtime.STATE.gui_ident:
+                self._watch()
+            else:
+                bridge.post(self._watch)
 
     def _next_locked(self) -> LaneItem | None:
         """Claim the next item, round robin over the lanes. Caller holds _lock."""
@@ -362,7 +484,11 @@ class Pool:
         executing = self._executing
         parked = self._parked
         with lock:
-            item, release = self._claim_locked()
+            if self._starts > self._limit:
+                # A start queued before the limit was lowered: others claim.
+                item, release = None, False
+            else:
+                item, release = self._claim_locked()
             if item is None:
                 self._starts -= 1
         slice_end = time.perf_counter() + SLICE_S
@@ -383,7 +509,12 @@ class Pool:
             with lock:
                 item._phase = RAN
                 del executing[item]
-                if slice_spent and self._lanes:
+                if self._starts > self._limit:
+                    # The GUI thread starves: give the thread back; the
+                    # loops within the limit claim what is queued.
+                    self._starts -= 1
+                    item, release = None, False
+                elif slice_spent and self._lanes:
                     # Queue this loop's next start behind the QThreadPool's
                     # other runnables and give the thread back: item None and
                     # no waiter, so the loop returns below. The start stays
@@ -413,7 +544,10 @@ class Pool:
                     # way the lanes, read under the lock, decide.
                     if waiter in parked:
                         parked.remove(waiter)
-                    item, release = self._claim_locked()
+                    if self._starts > self._limit:
+                        item, release = None, False
+                    else:
+                        item, release = self._claim_locked()
                     if item is None:
                         self._starts -= 1
                         if self._idle_waiters and not self._lingering:
@@ -457,6 +591,10 @@ class Pool:
                         item._phase = DROPPED
                         dropped[item._task()] = None
             self._lanes.clear()
+            if self._responsive:
+                # Work started after shutdown runs on every thread again.
+                self._throttle.forget()
+                self._limit = self._throttle.limit
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
             if not self._starts:
