@@ -538,20 +538,25 @@ class Pool:
                     bridge.post(self._release_dropped)
                 waiter.acquire(timeout=LINGER_S)
                 with lock:
-                    self._lingering -= 1
-                    # Why: the wait may time out just as a submit or shutdown
-                    # takes the waiter. Whoever took it released it; either
-                    # way the lanes, read under the lock, decide.
-                    if waiter in parked:
-                        parked.remove(waiter)
-                    if self._starts > self._limit:
-                        item, release = None, False
-                    else:
-                        item, release = self._claim_locked()
-                    if item is None:
-                        self._starts -= 1
-                        if self._idle_waiters and not self._lingering:
-                            self._idle.notify_all()
+                    item, release = self._unpark_locked(waiter)
+
+    def _unpark_locked(self, waiter: threading.Lock) -> tuple[LaneItem | None, bool]:
+        """Claim the next item for a loop back from parking, or end the loop. Caller holds _lock."""
+        self._lingering -= 1
+        # Why: the wait may time out just as a submit or shutdown takes the
+        # waiter. Whoever took it released it; either way the lanes, read
+        # under the lock, decide.
+        if waiter in self._parked:
+            self._parked.remove(waiter)
+        if self._starts > self._limit:
+            item, release = None, False
+        else:
+            item, release = self._claim_locked()
+        if item is None:
+            self._starts -= 1
+            if self._idle_waiters and not self._lingering:
+                self._idle.notify_all()
+        return item, release
 
     def _claim_locked(self) -> tuple[LaneItem | None, bool]:
         """Claim the next item and mark it executing. Caller holds _lock.
