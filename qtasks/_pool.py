@@ -48,11 +48,11 @@ from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 
 from typing_extensions import ParamSpec
 
-from . import _runtime
+from . import _responsive, _runtime
 from ._binding import QRunnable, QThreadPool
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, MapTask, RunLanes, start_map
-from ._responsive import UNLIMITED, Heartbeat, Throttle
+from ._responsive import UNLIMITED, Heartbeat, Throttle, calm_under
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
@@ -265,13 +265,18 @@ class Pool:
         self._idle_waiters = 0
         # Invariant: a worker loop leaves without claiming only while
         # _starts > _limit, so at least _limit loops stay to claim what is
-        # queued. The GUI thread writes _limit; UNLIMITED: every thread runs.
+        # queued. The GUI thread sets _limit; a worker lifts it (UNLIMITED:
+        # every thread runs) when the pool runs dry.
         self._throttle = Throttle(self._ceiling)
         self._limit = self._throttle.limit if responsive else UNLIMITED
         # True while the heartbeat runs or a post to start it is on its way:
         # a submit that finds it False starts the watch.
         self._watching = False
+        # Bursts of work ended by _end_burst_locked: the GUI thread resets
+        # its throttle when this moved since its last sample.
+        self._bursts = 0
         # GUI thread only:
+        self._seen_bursts = 0
         self._responsive = responsive
         self._heartbeat: Heartbeat | None = None
         self._runner = _Runner(self)
@@ -332,28 +337,38 @@ class Pool:
             # the thread that drops it, not in a collected cycle on any thread.
             pool = weakref.ref(self)
 
-            def on_sample(lateness: float) -> bool:
+            def on_sample(lateness: float) -> float | None:
                 alive = pool()
-                return alive is not None and alive._observe_lateness(lateness)
+                return None if alive is None else alive._observe_lateness(lateness)
 
             self._heartbeat = Heartbeat(on_sample)
         self._heartbeat.start()
 
-    def _observe_lateness(self, lateness: float) -> bool:
-        """Adjust the limit to one sample of the GUI thread's lateness; tell whether to keep watching.
+    def _observe_lateness(self, lateness: float) -> float | None:
+        """Adjust the limit to one sample of the GUI thread's lateness; return when to sample next.
 
-        GUI thread: the heartbeat's tick. Stops the watch, and starts the next
-        burst at one worker, once nothing is queued or running.
+        GUI thread: the heartbeat's tick. Returns None, which stops the
+        watch, and lifts the limit for the next burst, once nothing is queued
+        or running.
         """
-        limit = self._throttle.observe(lateness)
+        if not self._responsive:
+            return None
         with self._lock:
             if not self._lanes and not self._executing:
                 self._watching = False
                 self._throttle.reset()
-                self._limit = self._throttle.limit
-                return False
+                self._limit = UNLIMITED
+                return None
+            bursts = self._bursts
+        if bursts != self._seen_bursts:
+            # The pool ran dry since the last sample: a new burst, on every thread.
+            self._seen_bursts = bursts
+            self._throttle.reset()
+        limit = self._throttle.observe(lateness)
         self._set_limit(limit)
-        return True
+        if limit == 1 and lateness >= calm_under():
+            return _responsive.HEARTBEAT_SLOW_S
+        return _responsive.HEARTBEAT_S
 
     def _set_limit(self, limit: int) -> None:
         """Let `limit` worker loops run; start loops for queued work if it rose. GUI thread."""
@@ -491,6 +506,7 @@ class Pool:
                 item, release = self._claim_locked()
             if item is None:
                 self._starts -= 1
+                self._end_burst_locked()
         slice_end = time.perf_counter() + SLICE_S
         while True:
             if release:
@@ -554,9 +570,21 @@ class Pool:
             item, release = self._claim_locked()
         if item is None:
             self._starts -= 1
+            self._end_burst_locked()
             if self._idle_waiters and not self._lingering:
                 self._idle.notify_all()
         return item, release
+
+    def _end_burst_locked(self) -> None:
+        """Lift the limit if nothing is queued or running: the next burst starts on every thread.
+
+        Caller holds _lock; any thread. Why here and not on the GUI thread:
+        a GUI thread blocked until several functions start samples nothing,
+        and must still see them start.
+        """
+        if self._limit != UNLIMITED and not self._executing and not self._lanes:
+            self._limit = UNLIMITED
+            self._bursts += 1
 
     def _claim_locked(self) -> tuple[LaneItem | None, bool]:
         """Claim the next item and mark it executing. Caller holds _lock.

@@ -16,20 +16,21 @@ CPU time the GUI thread spent meanwhile on its own (a slow slot is not
 starvation: fewer workers would not make it faster). A `Throttle` turns those
 samples into a limit on the worker loops the pool keeps (see `_pool.py`):
 
-- a sample later than `STARVED_SWITCHES` switch intervals halves the limit;
+- a sample later than one and a half switch intervals (`starved_after()`),
+  which one worker running Python seldom causes and two often do, halves the
+  limit;
 - `CALM_OF` of the last `CALM_WINDOW` samples under a quarter of a switch
-  interval, and none starved, double it, up to the pool's thread count. One
+  interval (`calm_under()`), and none starved, double it, up to the pool's thread count. One
   worker holding the GIL makes nearly every sample about a switch interval
   late, so the limit stays where the GUI keeps its frames;
 - a doubling that starves the GUI within a window doubles the calm samples
   the next one needs (up to `MAX_PATIENCE`), so a load that starves at two
   threads is not tried at two every few milliseconds.
 
-A pool starts with every thread. Once the GUI thread has starved, each burst
-of work starts at one worker and doubles from there (32 ms or so per step
-with a free GUI thread): the limit goes back to one when the pool runs dry, so
-a GIL-bound burst after an I/O-bound one does not begin by taking the GUI's
-frames. `Pool.shutdown()` forgets it.
+Each burst of work starts on every thread: when the pool runs dry, the limit
+goes, since what starved the GUI thread then may not be what runs next, and a
+GUI thread that waits for several functions to start (blocked, not starved)
+must not wait for ever.
 
 A lower limit never interrupts a running function: a worker loop over the
 limit gives its thread back after its current item. The switch interval is
@@ -51,14 +52,20 @@ from ._bridge import report
 __all__ = ["HEARTBEAT_S", "UNLIMITED", "Heartbeat", "Throttle"]
 
 # How often the GUI thread's lateness is sampled while a pool has work: often
-# while it comes calm, since a sample then costs nothing; seldom while it comes
-# late, since each tick then waits for the GIL like any other GUI event.
+# while a sample comes calm (it costs nothing then) or may lower the limit;
+# seldom at one worker with the GUI thread waiting for the GIL, since each
+# tick then waits for it like any other GUI event, and only calm can change
+# the limit.
 HEARTBEAT_S = 0.004
 HEARTBEAT_SLOW_S = 0.05
-# A sample this many switch intervals late means the GUI thread starves.
-STARVED_SWITCHES: Final = 2.0
-# A sample under this fraction of a switch interval late is calm.
+# A sample this many switch intervals late (and at least STARVED_MIN_S)
+# means the GUI thread starves: it lost a hand-off of the GIL or more.
+STARVED_SWITCHES: Final = 1.5
+STARVED_MIN_S: Final = 0.0075
+# A sample under this fraction of a switch interval late (or under
+# CALM_MIN_S) is calm: nothing held the GIL for long.
 CALM_SWITCHES: Final = 0.25
+CALM_MIN_S: Final = 0.0005
 # How many of the last samples must be calm before the limit doubles.
 CALM_WINDOW: Final = 8
 CALM_OF: Final = 6
@@ -68,19 +75,26 @@ MAX_PATIENCE: Final = 512
 UNLIMITED: Final = sys.maxsize
 
 
+def starved_after() -> float:
+    """Return the lateness, in seconds, past which the GUI thread starves."""
+    return max(STARVED_MIN_S, STARVED_SWITCHES * sys.getswitchinterval())
+
+
+def calm_under() -> float:
+    """Return the lateness, in seconds, under which a sample is calm."""
+    return max(CALM_MIN_S, CALM_SWITCHES * sys.getswitchinterval())
+
+
 class Throttle:
     """Turn lateness samples of the GUI thread into how many workers may run. GUI thread.
 
-    `limit` is at least 1; `UNLIMITED` (the start) lets every thread of the
-    pool run. `ceiling()` tells the pool's thread count now.
+    `limit` is at least 1; `UNLIMITED` (the start of each burst) lets every
+    thread of the pool run. `ceiling()` tells the pool's thread count now.
     """
 
     def __init__(self, ceiling: Callable[[], int]) -> None:
         self._ceiling = ceiling
         self.limit = UNLIMITED
-        # Whether the GUI thread ever starved since the start or forget():
-        # then each burst of work starts at one worker.
-        self.starved_once = False
         # The last CALM_WINDOW samples, True for calm ones.
         self._recent: deque[bool] = deque(maxlen=CALM_WINDOW)
         # Calm samples the next doubling needs; grows after a doubling that starved.
@@ -91,7 +105,6 @@ class Throttle:
 
     def observe(self, lateness: float) -> int:
         """Take one sample of the GUI thread's lateness, in seconds; return the new limit."""
-        switch = sys.getswitchinterval()
         ceiling = max(1, self._ceiling())
         current = min(self.limit, ceiling)
         if self._since_raise is not None:
@@ -99,16 +112,15 @@ class Throttle:
             if self._since_raise > CALM_WINDOW:
                 self._since_raise = None  # the doubling held: the next may come sooner
                 self._patience = CALM_WINDOW
-        if lateness > STARVED_SWITCHES * switch:
+        if lateness > starved_after():
             if self._since_raise is not None:
                 self._patience = min(MAX_PATIENCE, 2 * self._patience)
                 self._since_raise = None
-            self.starved_once = True
             self.limit = max(1, current // 2)
             self._recent.clear()
             self._calm_seen = 0
             return self.limit
-        calm = lateness < CALM_SWITCHES * switch
+        calm = lateness < calm_under()
         self._recent.append(calm)
         self._calm_seen += calm
         if current < ceiling and self._calm_seen >= self._patience and sum(self._recent) >= CALM_OF:
@@ -120,21 +132,14 @@ class Throttle:
         return self.limit
 
     def reset(self) -> None:
-        """Get ready for the next burst of work: the pool ran dry.
-
-        Once the GUI thread has starved, a burst starts at one worker;
-        until then, on every thread.
-        """
-        if self.starved_once:
-            self.limit = 1
+        """Start a new burst of work on every thread. Keeps what failed doublings taught."""
+        self.limit = UNLIMITED
         self._recent.clear()
         self._calm_seen = 0
         self._since_raise = None
 
     def forget(self) -> None:
-        """Forget what the samples taught: start again on every thread (shutdown)."""
-        self.limit = UNLIMITED
-        self.starved_once = False
+        """Start again as new: on every thread, with the first patience (shutdown)."""
         self._patience = CALM_WINDOW
         self.reset()
 
@@ -142,14 +147,12 @@ class Throttle:
 class Heartbeat:
     """A timer on the GUI thread that reports its own lateness every `HEARTBEAT_S`. GUI thread.
 
-    `on_sample(lateness)` returns whether to go on, and how soon: a calm
-    sample is followed by one `HEARTBEAT_S` later, a late one by one
-    `HEARTBEAT_SLOW_S` later; the heartbeat stops when it
-    returns False, or on `stop()`. Lateness excludes the CPU time the GUI
+    `on_sample(lateness)` returns the seconds until the next sample, or None
+    to stop; `stop()` stops it too. Lateness excludes the CPU time the GUI
     thread spent between two ticks.
     """
 
-    def __init__(self, on_sample: Callable[[float], bool]) -> None:
+    def __init__(self, on_sample: Callable[[float], float | None]) -> None:
         self._on_sample = on_sample
         self._timer = QTimer()
         self._timer.setSingleShot(True)
@@ -180,9 +183,8 @@ class Heartbeat:
             late = time.perf_counter() - self._due
             # CPU time beyond the interval is the GUI thread's own delay.
             busy = time.thread_time() - self._cpu - self._interval
-            lateness = max(0.0, late - max(0.0, busy))
-            if self._on_sample(lateness):
-                calm = lateness < CALM_SWITCHES * sys.getswitchinterval()
-                self._arm(HEARTBEAT_S if calm else HEARTBEAT_SLOW_S)
+            after = self._on_sample(max(0.0, late - max(0.0, busy)))
+            if after is not None:
+                self._arm(after)
         except BaseException as exc:  # noqa: BLE001 - a slot must never raise
             report(exc)
