@@ -541,6 +541,7 @@ class Pool:
                 else:
                     item, release = self._claim_locked()
                     if item is None:
+                        self._end_burst_locked()
                         waiter = threading.Lock()
                         waiter.acquire()
                         parked.append(waiter)
