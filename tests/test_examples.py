@@ -19,6 +19,7 @@ def test_the_examples_are_all_there() -> None:
         "fan_out.py",
         "handle_click.py",
         "http_fetch.py",
+        "plot_gaps.py",
         "search_as_you_type.py",
         "search_widget.py",
     ]
