@@ -432,10 +432,11 @@ class Pool:
             if lane is None:
                 lane = self._lanes[key] = deque()
             lane.append(item)
-            if self._parked:
+            waiter = self._parked.pop() if self._parked else None
+            if waiter is not None:
                 # A parked worker loop takes the item: one lock release
-                # instead of a QThreadPool.start.
-                self._parked.pop().release()
+                # instead of a QThreadPool.start. Released below, outside
+                # our lock, so the woken loop does not wait for it at once.
                 start = False
             else:
                 start = self._starts < min(self._limit, max(1, self._qpool.maxThreadCount()))
@@ -445,7 +446,9 @@ class Pool:
             watch = self._responsive and not self._watching
             if watch:
                 self._watching = True
-        if start:
+        if waiter is not None:
+            waiter.release()
+        elif start:
             self._qpool.start(self._runner)
         if watch:
             if threading.get_ident() == _runtime.STATE.gui_ident:
