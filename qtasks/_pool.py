@@ -559,10 +559,15 @@ class Pool:
                 waiter.acquire(timeout=LINGER_S)
                 with lock:
                     item, release = self._unpark_locked(waiter)
+                if item is None:
+                    return self._leave_parked_in_worker(bridge, release)
 
     def _unpark_locked(self, waiter: threading.Lock) -> tuple[LaneItem | None, bool]:
-        """Claim the next item for a loop back from parking, or end the loop. Caller holds _lock."""
-        self._lingering -= 1
+        """Claim the next item for a loop back from parking, or end the loop. Caller holds _lock.
+
+        A loop that ends stays counted in `_lingering` until
+        `_leave_parked_in_worker` has made its last post.
+        """
         # Why: the wait may time out just as a submit or shutdown takes the
         # waiter. Whoever took it released it; either way the lanes, read
         # under the lock, decide.
@@ -575,9 +580,24 @@ class Pool:
         if item is None:
             self._starts -= 1
             self._end_burst_locked()
+        else:
+            self._lingering -= 1
+        return item, release
+
+    def _leave_parked_in_worker(self, bridge: Bridge, release: bool) -> None:
+        """End a loop back from parking with nothing to run. Worker thread.
+
+        Why `_lingering` drops only after the posts: shutdown waits for it to
+        reach 0, and an application that quits then deletes the bridge, which
+        this thread must no longer touch.
+        """
+        if release:
+            bridge.post(self._release_dropped)
+        self._leave_in_worker(bridge)
+        with self._lock:
+            self._lingering -= 1
             if self._idle_waiters and not self._lingering:
                 self._idle.notify_all()
-        return item, release
 
     def _end_burst_locked(self) -> None:
         """Lift the limit if nothing is queued or running: the next burst starts on every thread.
@@ -629,9 +649,12 @@ class Pool:
                         dropped[item._task()] = None
             self._lanes.clear()
             if self._responsive:
-                # Work started after shutdown runs on every thread again.
+                # Work started after shutdown runs on every thread again, and
+                # is watched from its first submit; nothing is watched till then,
+                # so no timer of ours outlives an application that quits.
                 self._throttle.forget()
                 self._limit = self._throttle.limit
+                self._watching = False
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
             if not self._starts:
@@ -640,6 +663,8 @@ class Pool:
             for waiter in self._parked:
                 waiter.release()
             self._parked.clear()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         # Why: a thread may queue work after shutdown's cancel step; dropped
         # without this, its task would stay pending forever.
         for task in dropped:
