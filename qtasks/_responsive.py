@@ -57,7 +57,7 @@ __all__ = ["HEARTBEAT_S", "UNLIMITED", "Heartbeat", "Throttle"]
 # tick then waits for it like any other GUI event, and only calm can change
 # the limit.
 HEARTBEAT_S = 0.004
-HEARTBEAT_SLOW_S = 0.05
+HEARTBEAT_SLOW_S = 0.1
 # A sample this many switch intervals late (and at least STARVED_MIN_S)
 # means the GUI thread starves: it lost a hand-off of the GIL or more.
 STARVED_SWITCHES: Final = 1.5
