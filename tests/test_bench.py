@@ -48,3 +48,15 @@ def test_bench_reports_how_long_a_quit_during_a_fan_out_takes(
     assert 0 == bench.main(["--rounds", "1", "--rows", "quit"])
     out = capsys.readouterr().out
     assert re.search(r"^quit: .* ended the process after \d+\.\d+ s \(median of 1, worst", out, re.M), out
+
+
+def test_bench_prints_the_load_rows_with_their_bare_row(
+    capsys: pytest.CaptureFixture[str], qapp: Any
+) -> None:
+    """A load row prints in a table of its own, with the bare QRunnables it is a ratio to, and tick gaps."""
+    assert 0 == bench.main(["--rounds", "1", "--rows", "io-gather,raw"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "raw", "floor-seq", "row", "io-gather", "io-bare"] == rows
+    bare = r"^\| io-bare \| 100 \| \d+\.\d+ s \| 1\.00x \| \d+\.\d ms \| \d+\.\d ms \|$"
+    assert re.search(bare, out, re.M), out
