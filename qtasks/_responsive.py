@@ -11,18 +11,19 @@ should run it.
 
 So a Pool watches the GUI thread while it has work, and only then: a
 `Heartbeat` is a single-shot precise `QTimer` on the GUI thread that re-arms
-itself every `HEARTBEAT_S`, and each tick measures how late it came, less the
-CPU time the GUI thread spent meanwhile on its own (a slow slot is not
-starvation: fewer workers would not make it faster). A `Throttle` turns those
+itself after `HEARTBEAT_S` (or `HEARTBEAT_SLOW_S`, see below), and each tick
+measures how late it came, less the CPU time the GUI thread spent meanwhile
+on its own beyond the interval (a slow slot is not starvation: fewer workers
+would not make it faster). A `Throttle` turns those
 samples into a limit on the worker loops the pool keeps (see `_pool.py`):
 
 - a sample later than one and a half switch intervals (`starved_after()`),
   which one worker running Python seldom causes and two often do, halves the
   limit;
 - `CALM_OF` of the last `CALM_WINDOW` samples under a quarter of a switch
-  interval (`calm_under()`), and none starved, double it, up to the pool's thread count. One
-  worker holding the GIL makes nearly every sample about a switch interval
-  late, so the limit stays where the GUI keeps its frames;
+  interval (`calm_under()`), and none starved, double it, up to the pool's
+  thread count. One worker holding the GIL makes nearly every sample about a
+  switch interval late, so the limit stays where the GUI keeps its frames;
 - a doubling that starves the GUI within a window doubles the calm samples
   the next one needs (up to `MAX_PATIENCE`), so a load that starves at two
   threads is not tried at two every few milliseconds.
@@ -49,7 +50,15 @@ from typing import Callable, Final
 from ._binding import Qt, QTimer
 from ._bridge import report
 
-__all__ = ["HEARTBEAT_S", "UNLIMITED", "Heartbeat", "Throttle"]
+__all__ = [
+    "HEARTBEAT_SLOW_S",
+    "HEARTBEAT_S",
+    "UNLIMITED",
+    "Heartbeat",
+    "Throttle",
+    "calm_under",
+    "starved_after",
+]
 
 # How often the GUI thread's lateness is sampled while a pool has work: often
 # while a sample comes calm (it costs nothing then) or may lower the limit;
