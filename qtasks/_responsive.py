@@ -51,8 +51,8 @@ from ._binding import Qt, QTimer
 from ._bridge import report
 
 __all__ = [
-    "HEARTBEAT_SLOW_S",
     "HEARTBEAT_S",
+    "HEARTBEAT_SLOW_S",
     "UNLIMITED",
     "Heartbeat",
     "Throttle",
