@@ -23,6 +23,13 @@ The queue is split into lanes, one per submitting coroutine (and one per
 `map`), served round robin: a fan-out of 10^5 items does not starve another
 coroutine's single `run()`.
 
+A responsive pool (the default) keeps fewer worker loops than it has threads
+while the GUI thread starves for the GIL: `_limit` caps `_starts`, a
+`_responsive.Throttle` sets it from the GUI thread's lateness, sampled by a
+`_responsive.Heartbeat` that ticks only while the pool has work. A loop over
+the limit gives its thread back after its current item; a raised limit starts
+loops for the queued work. `Pool(max_threads=...)` stays the upper bound.
+
 A lane item (`_worker.LaneItem`) is a `ThreadTask` or a chunk of a `map`
 (see `_map.py`); its phase and the worker-side helpers live in `_worker.py`.
 See ARCHITECTURE.md for how the pool fits the rest.
@@ -35,15 +42,17 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
 
 from typing_extensions import ParamSpec
 
-from . import _runtime
+from . import _responsive, _runtime
 from ._binding import QRunnable, QThreadPool, is_deleted
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, Lanes, MapTask, RunLanes, start_map
+from ._responsive import UNLIMITED, Heartbeat, Throttle, calm_under
 from ._stream import Stream, start_imap, start_stream
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
@@ -204,9 +213,17 @@ class Pool:
 
     `Pool()` makes a dedicated QThreadPool with `max_threads` threads (Qt's
     default: one per core); `Pool(pool=existing)` wraps one you have.
+    `responsive=True` (the default) runs fewer functions at once while the GUI
+    thread starves for the GIL, and more again when it no longer does; False
+    keeps every thread busy whatever the GUI thread's lateness.
     """
 
-    def __init__(self, max_threads: int | None = None, pool: QThreadPool | None = None) -> None:
+    def __init__(
+        self, max_threads: int | None = None, pool: QThreadPool | None = None, *, responsive: bool = True
+    ) -> None:
+        if not isinstance(responsive, bool):
+            msg = f"Pool(responsive={responsive!r}): responsive must be True or False"
+            raise TypeError(msg)
         if max_threads is not None:
             if not isinstance(max_threads, int) or isinstance(max_threads, bool) or max_threads < 1:
                 msg = f"Pool(max_threads={max_threads!r}): max_threads must be a whole number >= 1, or None"
@@ -247,6 +264,22 @@ class Pool:
         self._lingering = 0
         # How many threads wait on _idle (shutdown), so workers notify only then.
         self._idle_waiters = 0
+        # Invariant: a worker loop leaves without claiming only while
+        # _starts > _limit, so at least _limit loops stay to claim what is
+        # queued. The GUI thread sets _limit; a worker lifts it (UNLIMITED:
+        # every thread runs) when the pool runs dry.
+        self._throttle = Throttle(self._ceiling)
+        self._limit = self._throttle.limit if responsive else UNLIMITED
+        # True while the heartbeat runs or a post to start it is on its way:
+        # a submit that finds it False starts the watch.
+        self._watching = False
+        # Bursts of work ended by _end_burst_locked: the GUI thread resets
+        # its throttle when this moved since its last sample.
+        self._bursts = 0
+        # GUI thread only:
+        self._seen_bursts = 0
+        self._responsive = responsive
+        self._heartbeat: Heartbeat | None = None
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         _runtime.STATE.executors.add(self)
@@ -258,8 +291,103 @@ class Pool:
 
     @property
     def max_threads(self) -> int:
-        """How many functions this pool runs at once."""
+        """How many functions this pool runs at once, at most."""
         return max(1, self._qpool.maxThreadCount())
+
+    @property
+    def responsive(self) -> bool:
+        """Whether this pool runs fewer functions at once while the GUI thread starves.
+
+        Settable, on the GUI thread: False starts the queued work on every
+        thread at once and stops watching the GUI thread; True watches it again
+        from the next submitted function.
+        """
+        return self._responsive
+
+    @responsive.setter
+    def responsive(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            msg = f"Pool.responsive = {value!r}: give True or False"
+            raise TypeError(msg)
+        if value == self._responsive:
+            return
+        self._responsive = value
+        if value:
+            self._throttle.forget()
+            with self._lock:
+                self._limit = self._throttle.limit
+                self._watching = False  # the next submit starts the watch
+        else:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+            with self._lock:
+                self._watching = False
+            self._set_limit(UNLIMITED)
+
+    def _ceiling(self) -> int:
+        return max(1, self._qpool.maxThreadCount())
+
+    def _watch(self) -> None:
+        """Start the heartbeat that samples the GUI thread's lateness. GUI thread; idempotent."""
+        if not self._responsive:
+            with self._lock:
+                self._watching = False  # turned off since the submit asked
+            return
+        if self._heartbeat is None:
+            # Why weakly: the heartbeat's QTimer must die with the pool, on
+            # the thread that drops it, not in a collected cycle on any thread.
+            pool = weakref.ref(self)
+
+            def on_sample(lateness: float) -> float | None:
+                alive = pool()
+                return None if alive is None else alive._observe_lateness(lateness)
+
+            self._heartbeat = Heartbeat(on_sample)
+        self._heartbeat.start()
+
+    def _observe_lateness(self, lateness: float) -> float | None:
+        """Adjust the limit to one sample of the GUI thread's lateness; return when to sample next.
+
+        GUI thread: the heartbeat's tick. Returns None, which stops the
+        watch, and lifts the limit for the next burst, once nothing is queued
+        or running.
+        """
+        if not self._responsive:
+            return None
+        with self._lock:
+            if not self._lanes and not self._executing:
+                self._watching = False
+                self._throttle.reset()
+                self._limit = UNLIMITED
+                return None
+            bursts = self._bursts
+        if bursts != self._seen_bursts:
+            # The pool ran dry since the last sample: a new burst, on every thread.
+            self._seen_bursts = bursts
+            self._throttle.reset()
+        limit = self._throttle.observe(lateness)
+        self._set_limit(limit)
+        if limit == 1 and lateness >= calm_under():
+            return _responsive.HEARTBEAT_SLOW_S
+        return _responsive.HEARTBEAT_S
+
+    def _set_limit(self, limit: int) -> None:
+        """Let `limit` worker loops run; start loops for queued work if it rose. GUI thread."""
+        with self._lock:
+            if limit == self._limit:
+                return
+            self._limit = limit
+            wanted = min(limit, self._ceiling()) - self._starts
+            more = 0
+            for lane in self._lanes.values():
+                if more >= wanted:
+                    break
+                more += min(len(lane), wanted - more)
+            if more > 0:
+                self._starts += more
+                _BUSY[self] = None
+        for _ in range(more):
+            self._qpool.start(self._runner)
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> ThreadTask[T]:
         """Run `fn(*args, **kwargs)` on a pool thread; return its handle at once.
@@ -314,8 +442,9 @@ class Pool:
 
     def _submit(self, item: LaneItem, key: object = _CURRENT) -> None:
         """Queue `item` in lane `key` (default: the current coroutine's). Any thread."""
-        if self._bridge is None:
-            self._bridge = _runtime.bridge()
+        bridge = self._bridge
+        if bridge is None:
+            bridge = self._bridge = _runtime.bridge()
         if key is _CURRENT:
             key = _runtime.STATE.current
         # Why an id, not the handle: a lane's key is dropped by the worker that
@@ -328,18 +457,29 @@ class Pool:
             if lane is None:
                 lane = self._lanes[key] = deque()
             lane.append(item)
-            if self._parked:
+            waiter = self._parked.pop() if self._parked else None
+            if waiter is not None:
                 # A parked worker loop takes the item: one lock release
-                # instead of a QThreadPool.start.
-                self._parked.pop().release()
+                # instead of a QThreadPool.start. Released below, outside
+                # our lock, so the woken loop does not wait for it at once.
                 start = False
             else:
-                start = self._starts < max(1, self._qpool.maxThreadCount())
+                start = self._starts < min(self._limit, max(1, self._qpool.maxThreadCount()))
                 if start:
                     self._starts += 1
                     _BUSY[self] = None
-        if start:
+            watch = self._responsive and not self._watching
+            if watch:
+                self._watching = True
+        if waiter is not None:
+            waiter.release()
+        elif start:
             self._qpool.start(self._runner)
+        if watch:
+            if threading.get_ident() == _runtime.STATE.gui_ident:
+                self._watch()
+            else:
+                bridge.post(self._watch)
 
     def _next_locked(self) -> LaneItem | None:
         """Claim the next item, round robin over the lanes. Caller holds _lock."""
@@ -387,9 +527,14 @@ class Pool:
         executing = self._executing
         parked = self._parked
         with lock:
-            item, release = self._claim_locked()
+            if self._starts > self._limit:
+                # A start queued before the limit was lowered: others claim.
+                item, release = None, False
+            else:
+                item, release = self._claim_locked()
             if item is None:
                 self._starts -= 1
+                self._end_burst_locked()
         slice_end = time.perf_counter() + SLICE_S
         while True:
             if release:
@@ -408,7 +553,12 @@ class Pool:
             with lock:
                 item._phase = RAN
                 del executing[item]
-                if slice_spent and self._lanes:
+                if self._starts > self._limit:
+                    # The GUI thread starves: give the thread back; the
+                    # loops within the limit claim what is queued.
+                    self._starts -= 1
+                    item, release = None, False
+                elif slice_spent and self._lanes:
                     # Queue this loop's next start behind the QThreadPool's
                     # other runnables and give the thread back: item None and
                     # no waiter, so the loop returns below. The start stays
@@ -419,6 +569,7 @@ class Pool:
                 else:
                     item, release = self._claim_locked()
                     if item is None:
+                        self._end_burst_locked()
                         waiter = threading.Lock()
                         waiter.acquire()
                         parked.append(waiter)
@@ -432,17 +583,57 @@ class Pool:
                     bridge.post(self._release_dropped)
                 waiter.acquire(timeout=LINGER_S)
                 with lock:
-                    self._lingering -= 1
-                    # Why: the wait may time out just as a submit or shutdown
-                    # takes the waiter. Whoever took it released it; either
-                    # way the lanes, read under the lock, decide.
-                    if waiter in parked:
-                        parked.remove(waiter)
-                    item, release = self._claim_locked()
-                    if item is None:
-                        self._starts -= 1
-                        if self._idle_waiters and not self._lingering:
-                            self._idle.notify_all()
+                    item, release = self._unpark_locked(waiter)
+                if item is None:
+                    return self._leave_parked_in_worker(bridge, release)
+
+    def _unpark_locked(self, waiter: threading.Lock) -> tuple[LaneItem | None, bool]:
+        """Claim the next item for a loop back from parking, or end the loop. Caller holds _lock.
+
+        A loop that ends stays counted in `_lingering` until
+        `_leave_parked_in_worker` has made its last post.
+        """
+        # Why: the wait may time out just as a submit or shutdown takes the
+        # waiter. Whoever took it released it; either way the lanes, read
+        # under the lock, decide.
+        if waiter in self._parked:
+            self._parked.remove(waiter)
+        if self._starts > self._limit:
+            item, release = None, False
+        else:
+            item, release = self._claim_locked()
+        if item is None:
+            self._starts -= 1
+            self._end_burst_locked()
+        else:
+            self._lingering -= 1
+        return item, release
+
+    def _leave_parked_in_worker(self, bridge: Bridge, release: bool) -> None:
+        """End a loop back from parking with nothing to run. Worker thread.
+
+        Why `_lingering` drops only after the posts: shutdown waits for it to
+        reach 0, and an application that quits then deletes the bridge, which
+        this thread must no longer touch.
+        """
+        if release:
+            bridge.post(self._release_dropped)
+        self._leave_in_worker(bridge)
+        with self._lock:
+            self._lingering -= 1
+            if self._idle_waiters and not self._lingering:
+                self._idle.notify_all()
+
+    def _end_burst_locked(self) -> None:
+        """Lift the limit if nothing is queued or running: the next burst starts on every thread.
+
+        Caller holds _lock; any thread. Why here and not on the GUI thread:
+        a GUI thread blocked until several functions start samples nothing,
+        and must still see them start.
+        """
+        if self._limit != UNLIMITED and not self._executing and not self._lanes:
+            self._limit = UNLIMITED
+            self._bursts += 1
 
     def _claim_locked(self) -> tuple[LaneItem | None, bool]:
         """Claim the next item and mark it executing. Caller holds _lock.
@@ -482,6 +673,13 @@ class Pool:
                         item._phase = DROPPED
                         dropped[item._task()] = None
             self._lanes.clear()
+            if self._responsive:
+                # Work started after shutdown runs on every thread again, and
+                # is watched from its first submit; nothing is watched till then,
+                # so no timer of ours outlives an application that quits.
+                self._throttle.forget()
+                self._limit = self._throttle.limit
+                self._watching = False
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
             if not self._starts:
@@ -490,6 +688,8 @@ class Pool:
             for waiter in self._parked:
                 waiter.release()
             self._parked.clear()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         # Why: a thread may queue work after shutdown's cancel step; dropped
         # without this, its task would stay pending forever.
         for task in dropped:

@@ -24,6 +24,14 @@ Rows:
                the run_async row's workload without the thread crossing (if installed)
   qt-async-threads  QtAsyncRunner.run_parallel (if installed)
   superqt      superqt.utils.create_worker per task (if installed)
+  raw          one Python thread kept alive, woken by a semaphore, answering by queued
+               signal, one task at a time: the round trip's limit in Python
+  gil-*, io-*  100 items of a pure-Python loop of about 20 ms (gil) or of
+               time.sleep(0.02) (io) on 2 pool threads, through bare QRunnables,
+               qtasks.gather, qtasks.map and the peers that use threads; wall time as
+               a ratio to the bare QRunnables', and the GUI's p99 and max gap between
+               ticks of a 1 ms QTimer (printed as a table of their own; `gil` or `io`
+               selects a whole load)
   fairness     latency of one run() submitted during a map of 10**5 busy items,
                in item lengths (printed under the table)
   quit         from app.quit() during a fan-out of 500 cooperative functions to
@@ -44,6 +52,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from typing import TYPE_CHECKING, Any, Callable, Final, Iterator, Sequence, cast
@@ -78,7 +87,7 @@ Done = Callable[[list[Any]], None]
 # start(n, done): begin the job on the GUI thread; done(results) when all are back.
 Start = Callable[[int, Done], None]
 
-SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "qasync-async", "floor-seq"})
+SEQUENTIAL_ROWS: Final = frozenset({"sequential", "run_async", "qasync-async", "floor-seq", "raw"})
 ROW_TIMEOUT_S: Final = 300.0
 
 
@@ -324,6 +333,48 @@ def start_superqt(n: int, done: Done) -> None:
     _KEEP[:] = [receiver, workers]
 
 
+# -- the round trip's limit: one kept-alive Python thread and a semaphore ------
+
+
+class _RawThread(threading.Thread):
+    """One Python thread, woken by a semaphore, answering by queued signal."""
+
+    def __init__(self) -> None:
+        super().__init__(name="qtasks-bench-raw", daemon=True)
+        self.wake = threading.Semaphore(0)
+        # (receiver, value) for the next call, set by the GUI thread before it wakes us.
+        self.call: list[tuple[_Receiver, int]] = []
+
+    def run(self) -> None:
+        """Worker thread: answer each call until the process ends."""
+        while True:
+            self.wake.acquire()
+            receiver, value = self.call.pop()
+            try:
+                receiver.result.emit(noop(value))
+            except BaseException as exc:  # noqa: BLE001 - a bench thread must not die silently
+                report(exc)
+            del receiver
+
+
+_RAW: list[_RawThread] = []
+
+
+def start_raw(n: int, done: Done) -> None:
+    if not _RAW:
+        _RAW.append(_RawThread())
+        _RAW[0].start()
+    thread = _RAW[0]
+
+    def next_one(count: int) -> None:
+        thread.call.append((receiver, count))
+        thread.wake.release()
+
+    receiver = _Receiver(n, done, next_one)
+    _KEEP[:] = [receiver]
+    next_one(0)
+
+
 ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     # name: (start, n as a multiple of --n (negative: a divisor), module needed)
     "gather": (start_gather, 1, None),
@@ -339,8 +390,128 @@ ROWS: Final[dict[str, tuple[Start, int, str | None]]] = {
     "qasync-async": (start_qasync_async, 1, "qasync"),
     "qt-async-threads": (start_qt_async_threads, 1, "qt_async_threads"),
     "superqt": (start_superqt, 1, "superqt"),
+    "raw": (start_raw, 1, None),
 }
-DEFAULT_ROWS: Final = (*ROWS, "fairness", "quit")
+
+
+# -- loads: 20 ms items that hold the GIL (gil) or release it (io) ---------------
+
+LOAD_ITEMS: Final = 100
+LOAD_ITEM_S: Final = 0.02
+# Iterations of gil_item's loop that take LOAD_ITEM_S on one idle thread; set by _calibrate().
+_SPIN: list[int] = []
+
+
+def _spin(iterations: int) -> int:
+    """Count in pure Python, holding the GIL throughout. Any thread."""
+    total = 0
+    for i in range(iterations):
+        total += i
+    return total
+
+
+def _calibrate() -> int:
+    """Return the iterations of `_spin` that take about LOAD_ITEM_S here. GUI thread; once."""
+    if not _SPIN:
+        probe = 200_000
+        took = []
+        for _ in range(3):
+            began = time.perf_counter()
+            _spin(probe)
+            took.append(time.perf_counter() - began)
+        _SPIN.append(max(1, round(probe * LOAD_ITEM_S / min(took))))
+    return _SPIN[0]
+
+
+def gil_item(x: int) -> int:
+    """Run a pure-Python loop of about 20 ms: the GIL-bound load. Worker thread."""
+    _spin(_SPIN[0])
+    return x
+
+
+def io_item(x: int) -> int:
+    """Sleep 20 ms, the GIL released: the I/O load. Worker thread."""
+    time.sleep(LOAD_ITEM_S)
+    return x
+
+
+class _LoadRunnable(QRunnable):
+    def __init__(self, receiver: _Receiver, fn: Callable[[int], int], value: int) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # freed on the GUI thread, as _FloorRunnable
+        self.receiver = receiver
+        self.fn = fn
+        self.value = value
+
+    def run(self) -> None:
+        """Worker thread."""
+        try:
+            self.receiver.result.emit(self.fn(self.value))
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape run()
+            report(exc)
+
+
+def _load_starts(fn: Callable[[int], int]) -> dict[str, tuple[Start, str | None]]:
+    """Return the ways to run `n` items of `fn`: kind -> (start, module needed)."""
+
+    def bare(n: int, done: Done) -> None:
+        receiver = _Receiver(n, done)
+        runnables = [_LoadRunnable(receiver, fn, i) for i in range(n)]
+        _KEEP[:] = [receiver, runnables]
+        pool = QThreadPool.globalInstance()
+        for runnable in runnables:
+            pool.start(runnable)
+
+    def gather(n: int, done: Done) -> None:
+        @qtasks.coroutine
+        def fan_out() -> Any:
+            return (yield qtasks.gather(*[qtasks.run(fn, i) for i in range(n)]))
+
+        fan_out().add_done_callback(lambda task: done(task.result()))
+
+    def mapped(n: int, done: Done) -> None:
+        qtasks.map(fn, range(n)).add_done_callback(lambda task: done(task.result()))
+
+    def qt_async_threads(n: int, done: Done) -> None:
+        start_qt_async_threads(0, lambda _: None)  # makes the runner, once
+        runner = _QT_ASYNC_THREADS["runner"]
+        functools = importlib.import_module("functools")
+
+        async def fan_out() -> None:
+            funcs = [functools.partial(fn, i) for i in range(n)]
+            done([result async for result in runner.run_parallel(funcs)])
+
+        runner.start_coroutine(fan_out())
+
+    def superqt(n: int, done: Done) -> None:
+        utils = importlib.import_module("superqt.utils")
+        receiver = _Receiver(n, done)
+        workers = []
+        for i in range(n):
+            worker = utils.create_worker(fn, i, _start_thread=False)
+            worker.returned.connect(receiver.on_result)
+            workers.append(worker)
+            worker.start()
+        _KEEP[:] = [receiver, workers]
+
+    return {
+        "bare": (bare, None),
+        "gather": (gather, None),
+        "map": (mapped, None),
+        "qt-async-threads": (qt_async_threads, "qt_async_threads"),
+        "superqt": (superqt, "superqt"),
+    }
+
+
+LOADS: Final = {"gil": gil_item, "io": io_item}
+# name ("gil-map"): (load, start, module needed)
+LOAD_ROWS: Final[dict[str, tuple[str, Start, str | None]]] = {
+    f"{load}-{kind}": (load, start, module)
+    for load, fn in LOADS.items()
+    for kind, (start, module) in _load_starts(fn).items()
+}
+
+DEFAULT_ROWS: Final = (*ROWS, *LOAD_ROWS, "fairness", "quit")
 
 
 # -- measuring ------------------------------------------------------------------
@@ -357,6 +528,8 @@ class _StallMeter(QObject):
         self.timer.timeout.connect(self._tick)
         self.last = 0.0
         self.worst = 0.0
+        # Every gap, kept when the caller sets a list here (the load rows).
+        self.gaps: list[float] | None = None
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -366,6 +539,8 @@ class _StallMeter(QObject):
     def _tick(self) -> None:
         now = time.perf_counter()
         self.worst = max(self.worst, now - self.last)
+        if self.gaps is not None:
+            self.gaps.append(now - self.last)
         self.last = now
 
     def stop(self) -> float:
@@ -580,20 +755,88 @@ def format_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the flags, run the bench, print the table. GUI thread."""
-    parser = argparse.ArgumentParser(prog="python -m qtasks.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="tasks per row (map: 10x, qthread: n/10)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are shown")
-    parser.add_argument(
-        "--rows", default=",".join(DEFAULT_ROWS), help=f"comma list from: {', '.join(DEFAULT_ROWS)}"
-    )
-    parser.add_argument("--threads", type=int, default=None, help="pool threads (default: one per core)")
-    parser.add_argument(
-        "--watch", type=float, default=None, metavar="S", help="run with qtasks.debug.watch_freezes(S) on"
-    )
-    args = parser.parse_args(argv)
+def _load_group(name: str) -> list[str]:
+    """Return the rows of load `name` ("gil", "io"), or [] if it names no load."""
+    return [row for row, (load, _start, _module) in LOAD_ROWS.items() if load == name]
+
+
+def _chosen_load_rows(wanted: Sequence[str]) -> list[str]:
+    """Return the load rows to run: those wanted and installed, plus each load's bare row."""
+    rows = []
+    for name in wanted:
+        if name not in LOAD_ROWS:
+            continue
+        module = LOAD_ROWS[name][2]
+        if module is not None and _optional(module) is None:
+            print(f'skipped {name}: pip install -e ".[bench]" in the qtasks checkout')
+            continue
+        rows.append(name)
+    for name in list(rows):
+        bare = f"{LOAD_ROWS[name][0]}-bare"
+        if bare not in rows:
+            rows.append(bare)
+    return rows
+
+
+def bench_loads(rows: Sequence[str], rounds: int, items: int = LOAD_ITEMS) -> list[dict[str, Any]]:
+    """Run the load rows interleaved for `rounds` rounds; return one record per row.
+
+    GUI thread. Wall time is the median over the rounds; the p99 and max tick
+    gaps are over every gap of every round, so one bad round shows.
+    """
+    _calibrate()
+    meter = _StallMeter()
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    gaps: dict[str, list[float]] = {name: [] for name in rows}
+    for name in rows:  # warm up: imports, thread start-up, caches
+        run_once(LOAD_ROWS[name][1], min(10, items), None)
+        _settle()
+    for _ in range(rounds):
+        for name in rows:
+            meter.gaps = gaps[name]
+            seconds, _stall = run_once(LOAD_ROWS[name][1], items, meter)
+            meter.gaps = None
+            times[name].append(seconds)
+            _settle()
+    records: list[dict[str, Any]] = []
+    for name in rows:
+        ordered = sorted(gaps[name])
+        records.append(
+            {
+                "row": name,
+                "load": LOAD_ROWS[name][0],
+                "n": items,
+                "wall": statistics.median(times[name]),
+                "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+                "max_ms": 1000 * ordered[-1],
+            }
+        )
+    wall: dict[str, float] = {record["row"]: record["wall"] for record in records}
+    for record in records:
+        bare = f"{record['load']}-bare"
+        record["ratio"] = record["wall"] / wall[bare] if bare in wall else float("nan")
+    return records
+
+
+def format_load_table(records: list[dict[str, Any]]) -> str:
+    """Return the load records as a Markdown table."""
+    lines = [
+        "| row | items | wall time | ratio to bare | GUI p99 tick gap | GUI max tick gap |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['row']} | {r['n']} | {r['wall']:.3f} s | {r['ratio']:.2f}x "
+            f"| {r['p99_ms']:.1f} ms | {r['max_ms']:.1f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def _wanted_rows(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """Return the rows the flags name, or exit with the parser's error for a bad flag."""
     wanted = [name.strip() for name in args.rows.split(",") if name.strip()]
+    # `gil` and `io` name every row of their load.
+    wanted = [row for name in wanted for row in (_load_group(name) or [name])]
     unknown = [name for name in wanted if name not in DEFAULT_ROWS]
     if unknown:
         parser.error(f"unknown row(s) {', '.join(unknown)}: choose from {', '.join(DEFAULT_ROWS)}")
@@ -601,6 +844,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--n and --rounds must be >= 1")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads {args.threads}: give a thread count >= 1, or leave it out for one per core")
+    return wanted
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the flags, run the bench, print the table. GUI thread."""
+    parser = argparse.ArgumentParser(prog="python -m qtasks.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="tasks per row (map: 10x, qthread: n/10)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are shown")
+    parser.add_argument(
+        "--rows",
+        default=",".join(DEFAULT_ROWS),
+        help=f"comma list from: {', '.join(DEFAULT_ROWS)}; gil and io name every row of their load",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="pool threads (default: one per core)")
+    parser.add_argument(
+        "--watch", type=float, default=None, metavar="S", help="run with qtasks.debug.watch_freezes(S) on"
+    )
+    args = parser.parse_args(argv)
+    wanted = _wanted_rows(parser, args)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.threads is not None:
@@ -614,8 +876,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             parser.error(str(error))
     rows = []
+    load_rows = _chosen_load_rows(wanted)
     for name in wanted:
-        if name in {"fairness", "quit"}:
+        if name in {"fairness", "quit"} or name in LOAD_ROWS:
             continue
         module = ROWS[name][2]
         if module is not None and _optional(module) is None:
@@ -635,6 +898,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if rows:
         print(format_table(bench(rows, args.n, args.rounds)))
+    if load_rows:
+        print(
+            f"loads: {LOAD_ITEMS} items of about {1000 * LOAD_ITEM_S:.0f} ms each, a pure-Python loop (gil) "
+            "or time.sleep (io); GUI tick gaps of a 1 ms QTimer over all rounds"
+        )
+        print(format_load_table(bench_loads(load_rows, args.rounds)))
     if "fairness" in wanted:
         count, lengths = measure_fairness()
         print(

@@ -65,3 +65,15 @@ def test_bench_runs_the_stream_rows(capsys: pytest.CaptureFixture[str], qapp: An
     out = capsys.readouterr().out
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert ["row", "imap", "stream", "floor"] == rows
+
+
+def test_bench_prints_the_load_rows_with_their_bare_row(
+    capsys: pytest.CaptureFixture[str], qapp: Any
+) -> None:
+    """A load row prints in a table of its own, with the bare QRunnables it is a ratio to, and tick gaps."""
+    assert 0 == bench.main(["--rounds", "1", "--rows", "io-gather,raw"])
+    out = capsys.readouterr().out
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert ["row", "raw", "floor-seq", "row", "io-gather", "io-bare"] == rows
+    bare = r"^\| io-bare \| 100 \| \d+\.\d+ s \| 1\.00x \| \d+\.\d ms \| \d+\.\d ms \|$"
+    assert re.search(bare, out, re.M), out

@@ -20,6 +20,7 @@ def test_the_examples_are_all_there() -> None:
         "handle_click.py",
         "http_fetch.py",
         "inspector.py",
+        "plot_gaps.py",
         "search_as_you_type.py",
         "search_widget.py",
         "stream_lines.py",

@@ -13,6 +13,7 @@ from support import Gate, double
 from test_faults import run_script
 
 import qtasks
+from qtasks import _pool, _runtime
 
 # A loose bound: a stuck shutdown waits for 500 functions that never return
 # (the test's 60 s timeout); a slow machine takes well under this. The usual
@@ -125,3 +126,36 @@ def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> Non
     assert [blocked] == still
     gate.opened.set()
     assert 2 == qtasks_run(qtasks.run(double, 1))
+
+
+def test_pool_shutdown_returns_after_a_woken_worker_is_done_with_the_bridge(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker loop that shutdown wakes from parking makes its last post before Pool.shutdown() returns."""
+    monkeypatch.setattr(_pool, "LINGER_S", 60.0)  # the loop stays parked until shutdown wakes it
+    bridge = _runtime.bridge()
+    gui_thread = threading.get_ident()
+    returned, posted = threading.Event(), threading.Event()
+    after_return: list[bool] = []
+
+    class WatchedBridge:
+        """The bridge, noting whether each worker's post came after shutdown returned."""
+
+        def transfer(self, box: list[Any]) -> None:
+            bridge.transfer(box)
+
+        def post(self, fn: Any) -> None:
+            if threading.get_ident() != gui_thread:
+                # A post that shutdown does not wait for sees `returned` set here.
+                returned.wait(1)
+                after_return.append(returned.is_set())
+                posted.set()
+            bridge.post(fn)
+
+    pool = qtasks.Pool(max_threads=1)
+    pool._bridge = WatchedBridge()  # type: ignore[assignment]
+    assert 2 == qtasks_run(pool.run(double, 1))
+    assert [] == pool.shutdown(timeout=10)
+    returned.set()
+    assert posted.wait(10)
+    assert [False] == after_return
