@@ -682,6 +682,10 @@ class _GenClose:
 
     __slots__ = ("_cancel_requested", "_carrier", "_gen", "_owner", "_phase", "_raised")
 
+    # A pool's shutdown queues it again instead of dropping it: dropped, the
+    # generator would be closed when collected, on the GUI thread.
+    _survives_drop: Final = True
+
     def __init__(self, owner: StreamTask, gen: Generator[Any, None, Any]) -> None:
         self._owner = owner
         self._gen: Generator[Any, None, Any] | None = gen
