@@ -633,8 +633,10 @@ def stream(genfn: Callable[..., Iterable[T]], /, *args: Any, buffer: int = 16, *
 
     GUI thread. Every value reaches the consumer in order, exactly once. The
     generator is suspended after its last `yield` while `buffer` values wait
-    untaken, without holding a pool thread, and resumes, perhaps on another
-    thread, once half of them are taken. `check_cancelled()` and
+    untaken. Its thread waits up to a millisecond for the consumer to take
+    half of them, going on there if it does; else the thread is handed back,
+    and the generator resumes, perhaps on another thread, once half of them
+    are taken. Shutdown closes it on a worker too. `check_cancelled()` and
     `report_progress()` work inside it. Cancelling closes it on a worker
     thread. Raises TypeError for anything but a generator function,
     ValueError for a bad buffer.
