@@ -475,7 +475,8 @@ class StreamTask(Task[None]):
         self._buffer = buffer
         # The generator resumes once no more than this many values wait.
         self._resume_at = buffer // 2
-        # Written by the running worker only; read by the GUI thread between runs.
+        # Written by the running worker only; read by the GUI thread, which
+        # acts on it only between runs or while a run lingers (not producing).
         self._produced = 0
         # Written by the GUI thread only; the worker reads it to stop when full.
         self._consumed = 0
