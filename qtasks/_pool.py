@@ -650,6 +650,9 @@ class Pool:
     def shutdown(self, timeout: float | None = None) -> list[Task[Any]]:
         """Cancel this pool's tasks, drop its queue, wait up to `timeout` s.
 
+        Cancelled stream generators are still closed on this pool's threads,
+        and the wait includes that.
+
         GUI thread; idempotent; the pool stays usable. Returns the tasks whose
         functions still run when the wait ends. Raises TypeError or ValueError
         for a timeout that is not None or a number of seconds >= 0.
@@ -664,12 +667,22 @@ class Pool:
         return self._wait_idle(deadline)
 
     def _drop_queued(self) -> None:
-        """Forget queued items, cancel their tasks, and take our queued starts back from Qt. GUI thread."""
+        """Forget queued items, cancel their tasks, and take our queued starts back from Qt. GUI thread.
+
+        An item that closes a cancelled stream's generator (`_survives_drop`)
+        is queued again instead: dropped, the generator would be closed when
+        collected, on the GUI thread, and its `finally` blocks belong on a
+        worker. `_wait_idle()` waits for it as for a running function.
+        """
         dropped: dict[Task[Any], None] = {}
+        kept: list[LaneItem] = []
         with self._lock:
             for lane in self._lanes.values():
                 for item in lane:
                     if item._phase is QUEUED:
+                        if getattr(item, "_survives_drop", False):
+                            kept.append(item)
+                            continue
                         item._phase = DROPPED
                         dropped[item._task()] = None
             self._lanes.clear()
@@ -694,6 +707,9 @@ class Pool:
         # without this, its task would stay pending forever.
         for task in dropped:
             task.cancel()
+        if not is_deleted(self._qpool):
+            for item in kept:
+                self._submit(item, item._task())
 
     def _wait_idle(self, deadline: float | None) -> list[Task[Any]]:
         """Wait until no function runs or the deadline passes; return those still running.
@@ -704,7 +720,7 @@ class Pool:
         with self._idle:
             self._idle_waiters += 1
             try:
-                while self._executing or self._lingering:
+                while self._executing or self._lingering or self._closing_locked():
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         break
@@ -713,6 +729,14 @@ class Pool:
                 self._idle_waiters -= 1
             # A map chunk is named by its map, once.
             return list(dict.fromkeys(item._task() for item in self._executing))
+
+    def _closing_locked(self) -> bool:
+        """Tell whether an item that survives the drop is still queued. Caller holds _lock."""
+        return any(
+            item._phase is QUEUED and getattr(item, "_survives_drop", False)
+            for lane in self._lanes.values()
+            for item in lane
+        )
 
     def __repr__(self) -> str:
         try:
@@ -809,8 +833,10 @@ def stream(genfn: Callable[..., Iterable[T]], /, *args: Any, buffer: int = 16, *
 
     GUI thread. Every value reaches the consumer in order, exactly once. The
     generator is suspended after its last `yield` while `buffer` values wait
-    untaken, without holding a pool thread, and resumes, perhaps on another
-    thread, once half of them are taken. `check_cancelled()` and
+    untaken. Its thread waits up to a millisecond for the consumer to take
+    half of them, going on there if it does; else the thread is handed back,
+    and the generator resumes, perhaps on another thread, once half of them
+    are taken. Shutdown closes it on a worker too. `check_cancelled()` and
     `report_progress()` work inside it. Cancelling closes it on a worker
     thread. Raises TypeError for anything but a generator function,
     ValueError for a bad buffer.

@@ -9,10 +9,14 @@ a consumer waits on. Its producer is a task in the live registry:
   and not yet taken by the consumer, so a slow consumer, or a slow item that
   holds up those after it, stops the pulling.
 - `StreamTask`, a generator function run on the pool as a lane item. A run
-  produces values until `buffer` of them wait untaken, then returns: the pool
-  thread is free again, and the consumer's taking resubmits the generator
-  (which may resume on any thread). Each value goes to a per-stream outbox,
-  and the first of a burst posts one flush to the bridge.
+  produces values until `buffer` of them wait untaken. Then it lingers for
+  at most `LINGER_S`, as the pool's worker loops do, and goes on producing
+  on the same thread if the consumer takes half of them meanwhile; else it
+  returns: the pool thread is free again, and the consumer's taking
+  resubmits the generator (which may resume on any thread). A run lingers
+  only during its first `RUN_SLICE_S`, so a consumer that keeps pace does
+  not keep a thread from the pool's other lanes. Each value goes to a
+  per-stream outbox, and the first of a burst posts one flush to the bridge.
 
 The producer holds its stream only weakly, so a stream nobody holds is
 collected, and its collection cancels the producer. Cancelling a started
@@ -21,7 +25,8 @@ or by a `_GenClose` item submitted for a parked or queued generator.
 
 Thread boundary: `StreamTask._execute_in_worker` and `_GenClose._execute_in_worker`
 run on a pool thread and touch only the generator, the outbox, the produced
-count and the flush flag; everything else runs on the GUI thread.
+count, the flush flag and the lingering run's waiter (under the pool's lock);
+everything else runs on the GUI thread.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ T = TypeVar("T")
 # the next value comes after Qt has had a turn: values already waiting are
 # handed out at once, and a long run of them must not freeze the GUI.
 CONSUMER_BUDGET_S: Final = 0.002
+
+# How long a generator's run with a full buffer waits for the consumer to
+# take half of it before it hands its thread back: the consumer of a fast
+# generator takes that many within a GUI-thread turn, and going on with the
+# same thread spares a round trip through the pool and a Qt wake-up.
+LINGER_S: Final = 0.001
+
+# How long a generator's run may linger for room at all; after that, a full
+# buffer ends the run and the next one queues behind the pool's other lanes.
+RUN_SLICE_S: Final = 0.01
 
 # Without a window, an imap pulls at most this many items per pool thread
 # that its consumer has not taken yet: four big chunks' worth.
@@ -440,6 +455,7 @@ class StreamTask(Task[None]):
         "_produced",
         "_raised",
         "_resume_at",
+        "_sleeper",
         "_started",
         "_stream",
     )
@@ -459,7 +475,8 @@ class StreamTask(Task[None]):
         self._buffer = buffer
         # The generator resumes once no more than this many values wait.
         self._resume_at = buffer // 2
-        # Written by the running worker only; read by the GUI thread between runs.
+        # Written by the running worker only; read by the GUI thread, which
+        # acts on it only between runs or while a run lingers (not producing).
         self._produced = 0
         # Written by the GUI thread only; the worker reads it to stop when full.
         self._consumed = 0
@@ -475,6 +492,9 @@ class StreamTask(Task[None]):
         # Invariant: _parked is True exactly while the generator, not done,
         # waits for the consumer with no run queued or running.
         self._parked = False
+        # Guarded by the pool's lock: the held lock a run lingering for room
+        # waits on; whoever takes it out releases it, which wakes the run.
+        self._sleeper: threading.Lock | None = None
         pool._submit(self, self)
 
     # -- worker thread -------------------------------------------------------------
@@ -490,9 +510,14 @@ class StreamTask(Task[None]):
         outbox = self._outbox
         post = _runtime.bridge().post
         limit = self._buffer
+        # Why not on the GUI thread (a testing pool runs the generator there):
+        # its consumer cannot take anything while this waits.
+        linger_until = time.perf_counter() + RUN_SLICE_S
+        if threading.get_ident() == _runtime.STATE.gui_ident:
+            linger_until = 0.0
         try:
             while not self._cancel_requested:
-                if self._produced - self._consumed >= limit:
+                if self._produced - self._consumed >= limit and not self._room_came_in_worker(linger_until):
                     return  # full: _deliver() parks it or runs it again
                 # Why no local name for the value: the worker must not hold
                 # it after the consumer has let go of it.
@@ -509,6 +534,28 @@ class StreamTask(Task[None]):
         except BaseException as exc:  # noqa: BLE001 - delivered after the values before it
             self._gen_done = True
             self._raised = exc
+
+    def _room_came_in_worker(self, linger_until: float) -> bool:
+        """Wait up to `LINGER_S` for the consumer to take half the buffer; tell whether it did.
+
+        Worker thread. Returns False at once past `linger_until`, and as soon
+        as the stream is cancelled (the caller then sees its flag).
+        """
+        if time.perf_counter() > linger_until:
+            return False
+        lock = self._pool._lock
+        waiter = threading.Lock()
+        waiter.acquire()
+        with lock:
+            self._sleeper = waiter
+        # Why check after publishing the waiter: the consumer may have taken
+        # values since the caller looked, without seeing a waiter to wake.
+        if self._produced - self._consumed > self._resume_at and not self._cancel_requested:
+            waiter.acquire(timeout=LINGER_S)
+        with lock:
+            # Whoever took the waiter out released it; either way the counts decide.
+            self._sleeper = None
+        return self._produced - self._consumed <= self._resume_at
 
     # -- GUI thread --------------------------------------------------------------------
 
@@ -563,9 +610,20 @@ class StreamTask(Task[None]):
         self._pool._submit(self, self)
 
     def _taken(self) -> None:
-        """Count a value the consumer took; resume a parked generator once half the buffer is free."""
+        """Count a value the consumer took; once half the buffer is free, wake or resume the generator.
+
+        Why so little per value: a consumer's loop calls this for each one.
+        A run lingering for room is woken once, as the count crosses half.
+        """
         self._consumed += 1
-        if self._parked and self._produced - self._consumed <= self._resume_at:
+        if self._produced - self._consumed > self._resume_at:
+            return
+        if self._sleeper is not None:
+            with self._pool._lock:
+                sleeper, self._sleeper = self._sleeper, None
+            if sleeper is not None:
+                sleeper.release()
+        elif self._parked:
             self._parked = False
             if self._state is PENDING:
                 self._run_again()
@@ -593,6 +651,10 @@ class StreamTask(Task[None]):
                 self._phase = DROPPED
             else:
                 self._cancel_requested = True
+            # A run lingering for room wakes to see its flag.
+            sleeper, self._sleeper = self._sleeper, None
+        if sleeper is not None:
+            sleeper.release()
         if self._carrier is not None:
             self._carrier.cancel()
         if not self._finish(CANCELLED):
@@ -620,6 +682,10 @@ class _GenClose:
     """Closing a cancelled generator on a worker thread: a lane item of its stream's pool."""
 
     __slots__ = ("_cancel_requested", "_carrier", "_gen", "_owner", "_phase", "_raised")
+
+    # A pool's shutdown queues it again instead of dropping it: dropped, the
+    # generator would be closed when collected, on the GUI thread.
+    _survives_drop: Final = True
 
     def __init__(self, owner: StreamTask, gen: Generator[Any, None, Any]) -> None:
         self._owner = owner

@@ -15,7 +15,7 @@ Rows:
   run_async    one coroutine awaiting qtasks.run_async() of a trivial coroutine n times
   map          qtasks.map over 10*n items
   imap         qtasks.imap over 10*n items, each result taken by `async for` and dropped
-  stream       qtasks.stream of a generator yielding 10*n values (buffer=256), taken by `async for`
+  stream       qtasks.stream of a generator yielding 10*n values (default buffer=16), taken by `async for`
   floor        one QRunnable + one queued signal per task (the bare minimum)
   floor-seq    the same, one task at a time
   qthread      one QThread per task (the seed design; n/10 tasks)
@@ -156,7 +156,7 @@ def noop_values(n: int) -> Iterator[int]:
 
 
 def start_stream(n: int, done: Done) -> None:
-    stream = qtasks.stream(noop_values, n, buffer=256)
+    stream = qtasks.stream(noop_values, n)
     qtasks.coroutine(_count)(stream).add_done_callback(lambda task: done(task.result()))
 
 

@@ -300,8 +300,45 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_stream.py",
-                "                if self._produced - self._consumed >= limit:\n",
+                "                if self._produced - self._consumed >= limit"
+                " and not self._room_came_in_worker(linger_until):\n",
                 "                if False:\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
+    ),
+    Break(
+        "stream_lingering_run_goes_on_while_full",
+        "a stream's generator lingering for room goes on only once the consumer has taken half the buffer",
+        (
+            (
+                "qtasks/_stream.py",
+                "        return self._produced - self._consumed <= self._resume_at\n",
+                "        return True\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
+    ),
+    Break(
+        "stream_lingers_past_its_slice",
+        "a stream's run lingers for room only in its first slice, so it leaves its thread to other work",
+        (
+            (
+                "qtasks/_stream.py",
+                "        if time.perf_counter() > linger_until:\n            return False\n",
+                "        if linger_until == 0.0:\n            return False\n",
+            ),
+        ),
+        ("tests/test_stream.py",),
+    ),
+    Break(
+        "shutdown_drops_the_closing_of_a_generator",
+        "shutdown closes a cancelled stream's generator on a worker thread",
+        (
+            (
+                "qtasks/_stream.py",
+                "    _survives_drop: Final = True\n",
+                "    _survives_drop: Final = False\n",
             ),
         ),
         ("tests/test_stream.py",),

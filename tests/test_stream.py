@@ -291,6 +291,68 @@ def test_idle_streams_leave_threads_to_other_work(qtasks_run: Any, qtbot: Any) -
         stream.cancel()
 
 
+def make_items(alive: weakref.WeakSet[Item], n: int) -> Iterator[Item]:
+    """Yield `n` Items, each added to `alive`, keeping none once yielded."""
+    for i in range(n):
+        yield tracked_item(alive, i)
+
+
+def tracked_item(alive: weakref.WeakSet[Item], value: int) -> Item:
+    item = Item(value)
+    alive.add(item)
+    return item
+
+
+def test_a_consumer_keeping_pace_never_has_more_than_buffer_values_waiting(qtasks_run: Any) -> None:
+    """At the default buffer, values produced and not yet taken never exceed 16, counted alive."""
+    alive: weakref.WeakSet[Item] = weakref.WeakSet()
+
+    @qtasks.coroutine
+    async def consume() -> tuple[list[int], int]:
+        values = []
+        most = 0
+        async for item in qtasks.stream(make_items, alive, 20_000):
+            values.append(item.value)
+            del item
+            most = max(most, len(alive))
+        return values, most
+
+    values, most = qtasks_run(consume(), timeout=30)
+    assert list(range(20_000)) == values
+    assert most <= 16
+
+
+def test_a_stream_consumed_as_fast_as_it_produces_leaves_its_thread_to_other_work(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a one-thread pool, a run() submitted while an endless stream is consumed still finishes."""
+    # Why: a run then never stops lingering for lack of room, only for its slice.
+    monkeypatch.setattr(_stream, "LINGER_S", 60.0)
+    pool = qtasks.Pool(max_threads=1)
+    counter = [0]
+    stop = [False]
+
+    @qtasks.coroutine
+    async def consume() -> None:
+        async with pool.stream(counting, counter) as stream:
+            async for _value in stream:
+                if stop[0]:
+                    break
+
+    @qtasks.coroutine
+    async def run_beside() -> int:
+        consumer = consume()
+        while counter[0] < 1000:
+            await qtasks.sleep(0)
+        try:
+            return await pool.run(double, 21)
+        finally:
+            stop[0] = True
+            await consumer
+
+    assert 42 == qtasks_run(run_beside(), timeout=30)
+
+
 def test_stream_resumes_when_the_consumer_drains(qtasks_run: Any) -> None:
     """A consumer taking values slowly still gets every value, the generator paused in between."""
     counter = [0]
@@ -371,6 +433,21 @@ def test_a_dropped_stream_is_cancelled_and_closed_on_a_worker(qtbot: Any) -> Non
     gc.collect()
     qtbot.waitUntil(lambda: log == ["worker"])
     qtbot.waitUntil(lambda: not qtasks.running())
+
+
+@pytest.mark.parametrize("how", ["qtasks.shutdown", "Pool.shutdown"])
+def test_shutdown_closes_a_waiting_generator_on_a_worker_thread(qtbot: Any, how: str) -> None:
+    """Shutdown closes a generator waiting for its consumer on a worker, and returns once its finally ran."""
+    log: list[str] = []
+    counter = [0]
+    pool = qtasks.Pool(max_threads=1)
+    stream = pool.stream(counting_then_log, counter, log, buffer=2)
+    # Its run has ended: the generator waits, holding no thread.
+    qtbot.waitUntil(lambda: counter[0] == 2 and pool.qthreadpool.activeThreadCount() == 0)
+    still_running = qtasks.shutdown(timeout=10) if how == "qtasks.shutdown" else pool.shutdown(timeout=10)
+    assert [] == still_running
+    assert ["worker"] == log
+    assert "cancelled" in repr(stream)
 
 
 def test_a_dropped_imap_stops_pulling() -> None:
