@@ -15,7 +15,7 @@ from ._coroutine import CoroutineTask, coroutine
 from ._errors import CancelledError, TimeoutError
 from ._executor import ExecutorTask, run_in, wrap
 from ._loop import run_until_complete
-from ._pool import Pool, ThreadTask, imap, map, run, stream
+from ._pool import Pool, ThreadTask, imap, map, run, shared_pool, stream
 from ._qt import sleep, timeout, wait_signal
 from ._runtime import running, shutdown
 from ._slot import slot
@@ -52,6 +52,7 @@ __all__ = [
     "run_in",
     "run_until_complete",
     "running",
+    "shared_pool",
     "shield",
     "shutdown",
     "sleep",

@@ -44,7 +44,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from typing import Any, Callable, Final, Iterable, Protocol, TypeVar
+from typing import Any, Callable, Final, Iterable, Protocol, TypeVar, cast
 
 from typing_extensions import ParamSpec
 
@@ -57,7 +57,17 @@ from ._stream import Stream, start_imap, start_stream
 from ._task import CANCELLED, PENDING, Task, callable_name, require_callable
 from ._worker import DROPPED, QUEUED, RAN, RUNNING, LaneItem, run_as, take_back_or_flag
 
-__all__ = ["Pool", "ThreadTask", "default_pool", "imap", "map", "run", "set_default_pool", "stream"]
+__all__ = [
+    "Pool",
+    "ThreadTask",
+    "default_pool",
+    "imap",
+    "map",
+    "run",
+    "set_default_pool",
+    "shared_pool",
+    "stream",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -768,6 +778,17 @@ def default_pool() -> Submitter:
     if not _DEFAULT:
         _DEFAULT.append(Pool(pool=QThreadPool.globalInstance()))
     return _DEFAULT[0]
+
+
+def shared_pool() -> Pool:
+    """Return the `Pool` that `qtasks.run`, `map`, `imap` and `stream` use. GUI thread.
+
+    It wraps `QThreadPool.globalInstance()`; set `qtasks.shared_pool().responsive
+    = False` to let it run every thread whatever the GUI thread does. Under the
+    `qtasks_manual_pool` fixture it returns that test's `ManualPool`, on which
+    such a setting has no effect.
+    """
+    return cast("Pool", default_pool())
 
 
 def set_default_pool(pool: Submitter | None) -> Submitter | None:

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 import pytest
-from qt import QTimer
+from qt import QThreadPool, QTimer
 from support import Gate
 
 import qtasks
@@ -145,6 +145,27 @@ def test_turning_responsive_off_starts_what_the_limit_held_back(qtasks_run: Any)
     pool.responsive = True
     assert pool.responsive
     assert [] == pool.shutdown(timeout=10)
+
+
+def test_the_shared_pool_wraps_the_global_qthreadpool_and_has_the_switch(qapp: Any) -> None:
+    """qtasks.shared_pool() is a responsive Pool over the global QThreadPool; its switch turns off and on."""
+    shared = qtasks.shared_pool()
+    assert isinstance(shared, qtasks.Pool)
+    assert QThreadPool.globalInstance() == shared.qthreadpool
+    assert shared.responsive
+    shared.responsive = False
+    try:
+        assert not qtasks.shared_pool().responsive
+    finally:
+        shared.responsive = True
+
+
+def test_under_the_manual_pool_fixture_the_shared_pool_is_the_tests(qtasks_manual_pool: Any) -> None:
+    """The pool qtasks.run submits to is the one shared_pool() returns: under the fixture, the ManualPool."""
+    assert qtasks_manual_pool is qtasks.shared_pool()
+    task = qtasks.run(str, 1)
+    assert [task] == qtasks_manual_pool.pending
+    qtasks_manual_pool.complete(task)
 
 
 def test_responsive_must_be_a_bool(qapp: Any) -> None:
