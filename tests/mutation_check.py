@@ -212,7 +212,7 @@ BREAKS: tuple[Break, ...] = (
                 "            box.pop()()\n",
             ),
         ),
-        ("tests/test_coroutines.py",),
+        ("tests/test_state_machine.py", "tests/test_coroutines.py"),
     ),
     Break(
         "shutdown_cancels_nothing",
