@@ -306,7 +306,7 @@ def start_qasync_async(n: int, done: Done) -> None:
 _QT_ASYNC_THREADS: dict[str, Any] = {}
 
 
-def start_qt_async_threads(n: int, done: Done) -> None:
+def start_qt_async_threads(n: int, done: Done, fn: Callable[[int], object] = noop) -> None:
     module = importlib.import_module("qt_async_threads")
     functools = importlib.import_module("functools")
     if not _QT_ASYNC_THREADS:
@@ -315,18 +315,18 @@ def start_qt_async_threads(n: int, done: Done) -> None:
     runner = _QT_ASYNC_THREADS["runner"]
 
     async def fan_out() -> None:
-        funcs = [functools.partial(noop, i) for i in range(n)]
+        funcs = [functools.partial(fn, i) for i in range(n)]
         done([result async for result in runner.run_parallel(funcs)])
 
     runner.start_coroutine(fan_out())
 
 
-def start_superqt(n: int, done: Done) -> None:
+def start_superqt(n: int, done: Done, fn: Callable[[int], object] = noop) -> None:
     utils = importlib.import_module("superqt.utils")
     receiver = _Receiver(n, done)
     workers = []
     for i in range(n):
-        worker = utils.create_worker(noop, i, _start_thread=False)
+        worker = utils.create_worker(fn, i, _start_thread=False)
         worker.returned.connect(receiver.on_result)
         workers.append(worker)
         worker.start()
@@ -473,26 +473,10 @@ def _load_starts(fn: Callable[[int], int]) -> dict[str, tuple[Start, str | None]
         qtasks.map(fn, range(n)).add_done_callback(lambda task: done(task.result()))
 
     def qt_async_threads(n: int, done: Done) -> None:
-        start_qt_async_threads(0, lambda _: None)  # makes the runner, once
-        runner = _QT_ASYNC_THREADS["runner"]
-        functools = importlib.import_module("functools")
-
-        async def fan_out() -> None:
-            funcs = [functools.partial(fn, i) for i in range(n)]
-            done([result async for result in runner.run_parallel(funcs)])
-
-        runner.start_coroutine(fan_out())
+        start_qt_async_threads(n, done, fn)
 
     def superqt(n: int, done: Done) -> None:
-        utils = importlib.import_module("superqt.utils")
-        receiver = _Receiver(n, done)
-        workers = []
-        for i in range(n):
-            worker = utils.create_worker(fn, i, _start_thread=False)
-            worker.returned.connect(receiver.on_result)
-            workers.append(worker)
-            worker.start()
-        _KEEP[:] = [receiver, workers]
+        start_superqt(n, done, fn)
 
     return {
         "bare": (bare, None),
