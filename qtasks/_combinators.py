@@ -47,13 +47,14 @@ def _tasks_of(awaitables: Iterable[object], caller: str) -> list[Task[Any]]:
     started: dict[int, Task[Any]] = {}
     tasks: list[Task[Any]] = []
     for awaitable in given:
-        task = started.get(id(awaitable)) if inspect.iscoroutine(awaitable) else None
-        if task is None:
-            task = as_task(awaitable)
+        if isinstance(awaitable, Task):
+            tasks.append(awaitable)
+            continue
+        if id(awaitable) not in started:
+            task = as_task(awaitable)  # a coroutine object: checked above
             assert task is not None
-            if inspect.iscoroutine(awaitable):
-                started[id(awaitable)] = task
-        tasks.append(task)
+            started[id(awaitable)] = task
+        tasks.append(started[id(awaitable)])
     return tasks
 
 

@@ -209,7 +209,9 @@ class CoroutineTask(Task[T]):
                     self._finish(FAILED, exc=error)
                     return
                 value = None
-                task, exc = self._task_of(yielded, coro)
+                task: Task[Any] | None = yielded  # the common case, kept off any call
+                if not isinstance(yielded, Task) or yielded is self:
+                    task, exc = self._task_of(yielded, coro)
                 if task is None:
                     continue
                 if task._state is not PENDING:
