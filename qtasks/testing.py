@@ -224,11 +224,15 @@ def manual_pool() -> Iterator[ManualPool]:
         yield pool
     finally:
         set_default_pool(previous)
-        # Why a loop: cancelling a started stream submits the closing of its generator.
-        while pool.pending:
+        # Why at least once: what the block cancelled itself ends on a later
+        # step. Why a loop: cancelling a started stream submits the closing of
+        # its generator.
+        while True:
             for task in pool.pending:
                 task.cancel()
             _runtime.bridge().run_pending()
+            if not pool.pending:
+                break
 
 
 @attrs.frozen

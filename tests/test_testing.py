@@ -228,6 +228,24 @@ def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) ->
     assert ["finally"] == log
 
 
+def test_manual_pool_block_ends_what_the_block_cancelled_itself(qapp: Any) -> None:
+    """A coroutine the block cancelled, with nothing left pending, has ended by the time the block is left."""
+    log: list[str] = []
+
+    @qtasks.coroutine
+    def body() -> Any:
+        try:
+            yield qtasks.run(double, 1)
+        finally:
+            log.append("finally")
+
+    with manual_pool():
+        handle = body()
+        handle.cancel()
+    assert handle.cancelled()
+    assert ["finally"] == log
+
+
 def test_drive_finds_a_failure_that_needs_one_order_and_outcome(qapp: Any) -> None:
     """drive() explores orders and outcomes: it breaks a property that fails for one schedule only."""
 
