@@ -304,7 +304,12 @@ def tracked_item(alive: weakref.WeakSet[Item], value: int) -> Item:
 
 
 def test_a_consumer_keeping_pace_never_has_more_than_buffer_values_waiting(qtasks_run: Any) -> None:
-    """At the default buffer, values produced and not yet taken never exceed 16, counted alive."""
+    """At the default buffer, values produced and not yet taken never exceed 16, counted alive.
+
+    One more may be alive: the value a waiting consumer was resumed with is
+    referenced by the scheduler's step until that step ends, and the consumer
+    may take many buffered values within it.
+    """
     alive: weakref.WeakSet[Item] = weakref.WeakSet()
 
     @qtasks.coroutine
@@ -319,7 +324,7 @@ def test_a_consumer_keeping_pace_never_has_more_than_buffer_values_waiting(qtask
 
     values, most = qtasks_run(consume(), timeout=30)
     assert list(range(20_000)) == values
-    assert most <= 16
+    assert most <= 16 + 1
 
 
 def test_a_stream_consumed_as_fast_as_it_produces_leaves_its_thread_to_other_work(
