@@ -10,14 +10,18 @@ for `SLICE_S` with work still queued starts itself again behind whatever else
 waits in the QThreadPool and gives its thread back, so other code's
 runnables take turns with ours instead of waiting for our whole queue.
 
-A worker loop that runs dry parks for at most `LINGER_S` before it gives
+A worker loop that runs dry parks for about `LINGER_S` before it gives
 its thread back to Qt, and a submit that finds a parked worker hands the item
 to it with one lock release. A coroutine awaiting `run()` in a loop submits
 its next call within microseconds of the last result, so it reuses the same
 worker instead of paying, every round trip, for `QThreadPool.start`, a Qt
 thread wake-up and a fresh Python thread state. The wait is short and
 bounded, never a spin, and shutdown wakes parked workers at once, so a pool
-thread is never held hostage.
+thread is never held hostage. A parked loop waits with no timeout, since a
+timed wait arms a kernel timer on every round trip (a third of the round
+trip's CPU on a virtual machine); one `_Linger` thread, shared by every pool,
+wakes the loops parked longer than `LINGER_S`, with one timed wait per
+`LINGER_S` for all of them, and only while some loop is parked.
 
 The queue is split into lanes, one per submitting coroutine (and one per
 `map`), served round robin: a fan-out of 10^5 items does not starve another
@@ -40,6 +44,7 @@ threads and touch only the lock-guarded fields below and the bridge.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import weakref
@@ -73,9 +78,12 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 # How long a worker loop that ran dry waits for more work before it returns
-# its thread to the QThreadPool. Long enough to bridge one GUI-thread turn
-# between two awaited run() calls, short enough that Qt never misses the thread.
+# its thread to the QThreadPool (at most twice this, see _Linger). Long enough
+# to bridge one GUI-thread turn between two awaited run() calls, short enough
+# that Qt never misses the thread.
 LINGER_S = 0.001
+# The longest the linger thread sleeps while some loop is parked.
+LINGER_TICK_S: Final = 0.001
 
 # How long a worker loop runs items before it lets the QThreadPool's other
 # runnables have its thread: it queues its own next start behind them.
@@ -202,6 +210,72 @@ _POOL_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True
 _BUSY: dict[Pool, None] = {}
 
 
+class _Linger:
+    """The thread that gives parked worker loops their threads back, for every pool.
+
+    A parked loop waits on its lock with no timeout. Once something is
+    parked, this thread wakes every `LINGER_S` and wakes the loops parked
+    that long; with nothing parked anywhere it sleeps until a loop parks.
+    So a loop lingers between `LINGER_S` and twice that, and the kernel timer
+    is armed once per `LINGER_S` for all pools instead of once per park.
+    It never runs user code and never touches Qt; it does not depend on the
+    GUI thread running its event loop.
+    """
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition(threading.Lock())
+        # Read without the lock by parking loops: True while this thread
+        # sleeps, or may be about to, with nothing parked that it saw.
+        self.dormant = True
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Make sure a loop that has just parked will be woken. Any thread."""
+        with self._wakeup:
+            if self._thread is None:
+                # Why at exit: this daemon thread stops with the interpreter,
+                # and a loop left parked would keep its QThreadPool, and so
+                # the process, from ending.
+                atexit.register(release_lingering, 0.0)
+                self._thread = threading.Thread(target=self._serve, name="qtasks-linger", daemon=True)
+                self._thread.start()
+            self._wakeup.notify()
+
+    def _serve(self) -> None:
+        """Wake long-parked loops until the process ends. The linger thread."""
+        with self._wakeup:
+            while True:
+                # Why dormant before the scan: a loop that parks after the
+                # scan saw its pool reads True and calls wake(), which waits
+                # for this lock, so its notify cannot come before our wait.
+                self.dormant = True
+                if release_lingering(LINGER_S):
+                    self.dormant = False
+                    # Why capped: LINGER_S may change meanwhile (tests raise it).
+                    self._wakeup.wait(min(LINGER_S, LINGER_TICK_S))
+                else:
+                    self._wakeup.wait()
+
+
+_LINGER: Final = _Linger()
+
+
+def release_lingering(linger: float) -> bool:
+    """Wake the loops of every pool parked for `linger` s or longer; tell whether others stay parked.
+
+    Any thread. Called with 0 at interpreter exit, so no pool thread waits
+    on a lock that nothing would release any more.
+    """
+    now = time.perf_counter()
+    still = False
+    for pool in list(_BUSY):
+        # Why only _BUSY: a parked loop counts in its pool's _starts.
+        if pool._parked and pool._release_lingering(now, linger):
+            still = True
+    return still
+
+
+
 class _Runner(QRunnable):
     """One QRunnable per Pool, started once per worker loop wanted."""
 
@@ -266,10 +340,11 @@ class Pool:
         # the last reference to its task, which must be freed on the GUI
         # thread; _release_dropped() empties this there.
         self._dropped: list[LaneItem] = []
-        # Invariant: each worker loop parked with nothing to run has one held
-        # lock here; whoever removes it releases it, and that wakes the loop.
-        # A parked loop still counts in _starts, and is not in _executing.
-        self._parked: list[threading.Lock] = []
+        # Invariant: each worker loop parked with nothing to run has its held
+        # lock here, with the time it parked, oldest first; whoever removes
+        # it releases it, and that wakes the loop (nothing else does). A
+        # parked loop still counts in _starts, and is not in _executing.
+        self._parked: list[tuple[float, threading.Lock]] = []
         # Parked loops, plus loops woken but not yet back under the lock.
         self._lingering = 0
         # How many threads wait on _idle (shutdown), so workers notify only then.
@@ -467,7 +542,7 @@ class Pool:
             if lane is None:
                 lane = self._lanes[key] = deque()
             lane.append(item)
-            waiter = self._parked.pop() if self._parked else None
+            waiter = self._parked.pop()[1] if self._parked else None
             if waiter is not None:
                 # A parked worker loop takes the item: one lock release
                 # instead of a QThreadPool.start. Released below, outside
@@ -530,7 +605,7 @@ class Pool:
         del dropped
 
     def _work_in_worker(self) -> None:
-        """Run items until the lanes stay empty for `LINGER_S`. Worker thread."""
+        """Run items until the lanes stay empty for about `LINGER_S`. Worker thread."""
         bridge = self._bridge
         assert bridge is not None
         lock = self._lock
@@ -546,6 +621,10 @@ class Pool:
                 self._starts -= 1
                 self._end_burst_locked()
         slice_end = time.perf_counter() + SLICE_S
+        # This loop's lock for parking, held while the loop runs; whoever
+        # takes it out of _parked releases it.
+        waiter = threading.Lock()
+        waiter.acquire()
         while True:
             if release:
                 # The first skip since the last release asks for one; later ones ride along.
@@ -554,12 +633,13 @@ class Pool:
                 return self._leave_in_worker(bridge)
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
-            waiter: threading.Lock | None = None
+            parks = False
             # One lock section ends this item and claims the next (or parks),
             # so that after the hand-over below a worker with nothing left to
             # do waits without the GIL instead of competing with the GUI
             # thread for it while that thread handles the result.
-            slice_spent = time.perf_counter() > slice_end
+            now = time.perf_counter()
+            slice_spent = now > slice_end
             with lock:
                 item._phase = RAN
                 del executing[item]
@@ -580,34 +660,41 @@ class Pool:
                     item, release = self._claim_locked()
                     if item is None:
                         self._end_burst_locked()
-                        waiter = threading.Lock()
-                        waiter.acquire()
-                        parked.append(waiter)
+                        parked.append((now, waiter))
                         self._lingering += 1
+                        parks = True
                 if self._idle_waiters and not executing:
                     self._idle.notify_all()
             # The box holds this thread's only reference; transfer() moves it.
             bridge.transfer(box)
-            if waiter is not None:
-                if release:
-                    bridge.post(self._release_dropped)
-                waiter.acquire(timeout=LINGER_S)
-                with lock:
-                    item, release = self._unpark_locked(waiter)
+            if parks:
+                item, release = self._park_in_worker(bridge, waiter, release)
                 if item is None:
                     return self._leave_parked_in_worker(bridge, release)
 
-    def _unpark_locked(self, waiter: threading.Lock) -> tuple[LaneItem | None, bool]:
+    def _park_in_worker(
+        self, bridge: Bridge, waiter: threading.Lock, release: bool
+    ) -> tuple[LaneItem | None, bool]:
+        """Wait, parked, until a submit, shutdown or `_Linger` wakes this loop; claim what is queued.
+
+        Worker thread; the loop's `waiter` is in `_parked` already.
+        """
+        if release:
+            bridge.post(self._release_dropped)
+        if _LINGER.dormant:
+            _LINGER.wake()
+        waiter.acquire()
+        with self._lock:
+            return self._unpark_locked()
+
+    def _unpark_locked(self) -> tuple[LaneItem | None, bool]:
         """Claim the next item for a loop back from parking, or end the loop. Caller holds _lock.
 
-        A loop that ends stays counted in `_lingering` until
-        `_leave_parked_in_worker` has made its last post.
+        Whoever woke the loop (a submit, shutdown or `_Linger`) took its lock
+        out of `_parked`; the lanes, read under the lock, decide. A loop that
+        ends stays counted in `_lingering` until `_leave_parked_in_worker` has
+        made its last post.
         """
-        # Why: the wait may time out just as a submit or shutdown takes the
-        # waiter. Whoever took it released it; either way the lanes, read
-        # under the lock, decide.
-        if waiter in self._parked:
-            self._parked.remove(waiter)
         if self._starts > self._limit:
             item, release = None, False
         else:
@@ -633,6 +720,18 @@ class Pool:
             self._lingering -= 1
             if self._idle_waiters and not self._lingering:
                 self._idle.notify_all()
+
+    def _release_lingering(self, now: float, linger: float) -> bool:
+        """Wake the loops parked for `linger` s or longer; tell whether others stay parked.
+
+        Any thread (`_Linger`'s, or the exiting interpreter's). A woken loop
+        finds the lanes empty and gives its thread back to Qt.
+        """
+        with self._lock:
+            parked = self._parked
+            while parked and now - parked[0][0] >= linger:
+                parked.pop(0)[1].release()
+            return bool(parked)
 
     def _end_burst_locked(self) -> None:
         """Lift the limit if nothing is queued or running: the next burst starts on every thread.
@@ -708,7 +807,7 @@ class Pool:
             if not self._starts:
                 _BUSY.pop(self, None)
             # Parked worker loops find the lanes empty and leave now.
-            for waiter in self._parked:
+            for _, waiter in self._parked:
                 waiter.release()
             self._parked.clear()
         if self._heartbeat is not None:

@@ -527,6 +527,18 @@ BREAKS: tuple[Break, ...] = (
         ),
         ("tests/test_task.py",),
     ),
+    Break(
+        "parked_loops_kept_forever",
+        "a worker loop that lingers gives its thread back to Qt on its own, even while the GUI thread is blocked",
+        (
+            (
+                "qtasks/_pool.py",
+                "            while parked and now - parked[0][0] >= linger:\n",
+                "            while False:\n",
+            ),
+        ),
+        ("tests/test_pool.py",),
+    ),
 )
 
 

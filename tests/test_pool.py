@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from qt import QT_API, QRunnable, QThreadPool
-from support import Gate, double, settle
+from support import Gate, double, run_python, settle
 
 import qtasks
 from qtasks import _runtime
@@ -129,6 +129,46 @@ def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monk
     assert 4 == qtasks_run(pool.run(double, 2))
     assert [] == pool.shutdown(timeout=10)
     assert qpool.waitForDone(5000)
+
+
+def test_a_parked_worker_gives_its_thread_back_while_the_gui_thread_is_blocked(qtasks_run: Any) -> None:
+    """A lingering loop leaves on its own, with no event loop running: Qt gets its thread back.
+
+    The GUI thread blocks in waitForDone(), so nothing it runs can wake the
+    loop: qtasks' linger thread must.
+    """
+    qpool = StartCountingQThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    assert 6 == qtasks_run(pool.run(double, 3))
+    assert qpool.waitForDone(5000)
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_linger_raised_and_restored_does_not_hold_the_thread(qtasks_run: Any, monkeypatch: Any) -> None:
+    """A loop parked while LINGER_S was long leaves soon once it is short again."""
+    monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
+    qpool = StartCountingQThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    assert 6 == qtasks_run(pool.run(double, 3))
+    assert not qpool.waitForDone(50)  # parked, as a 30 s linger says
+    monkeypatch.setattr(qtasks._pool, "LINGER_S", 0.001)
+    assert qpool.waitForDone(5000)
+    assert [] == pool.shutdown(timeout=10)
+
+
+PARKED_AT_EXIT = """
+import qtasks, qtasks._pool
+from qt import QCoreApplication
+app = QCoreApplication([])
+qtasks._pool.LINGER_S = 3600.0
+print(qtasks.run_until_complete(qtasks.run(abs, -4)))
+"""
+
+
+def test_a_script_ending_with_a_parked_worker_exits() -> None:
+    """A script that ends while a loop lingers (without quitting the application) exits at once."""
+    completed = run_python("-c", PARKED_AT_EXIT, timeout=60)
+    assert (0, "4\n", "") == (completed.returncode, completed.stdout, completed.stderr)
 
 
 # -- cancelling thread tasks --------------------------------------------------
