@@ -553,7 +553,15 @@ class Pool:
                 if start:
                     self._starts += 1
                     _BUSY[self] = None
-            watch = self._responsive and not self._watching
+            # Why only with two items in flight: one function alone costs the
+            # GUI thread a switch interval at most, and the limit is 1 at
+            # least, so there is nothing to watch for; and a heartbeat's timer
+            # makes every sleep of the GUI thread arm a kernel timer.
+            watch = (
+                self._responsive
+                and not self._watching
+                and bool(self._executing or len(lane) > 1 or len(self._lanes) > 1)
+            )
             if watch:
                 self._watching = True
         if waiter is not None:

@@ -110,6 +110,38 @@ def test_a_new_burst_of_work_starts_on_every_thread(qtasks_run: Any) -> None:
     assert [] == pool.shutdown(timeout=10)
 
 
+def test_awaited_runs_in_a_row_are_not_watched(qtasks_run: Any) -> None:
+    """One function at a time cannot starve the GUI thread: no heartbeat timer is made for it."""
+    pool = qtasks.Pool(max_threads=2)
+
+    @qtasks.coroutine
+    def in_a_row() -> Any:
+        results = []
+        for i in range(20):
+            results.append((yield pool.run(abs, -i)))
+        return results
+
+    assert list(range(20)) == qtasks_run(in_a_row())
+    assert pool._heartbeat is None
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_second_function_in_flight_starts_the_watch(qtasks_run: Any, qtbot: Any) -> None:
+    """Once two functions are in flight, the heartbeat samples the GUI thread until the pool is idle."""
+    first, second = Gate(), Gate()
+    pool = qtasks.Pool(max_threads=2)
+    running = pool.run(first, "first")
+    assert first.entered.wait(10)
+    assert pool._heartbeat is None
+    waiting = pool.run(second, "second")
+    qtbot.waitUntil(lambda: pool._heartbeat is not None and pool._heartbeat._timer.isActive())
+    first.opened.set()
+    second.opened.set()
+    assert ["first", "second"] == qtasks_run(qtasks.gather(running, waiting))
+    qtbot.waitUntil(lambda: not pool._heartbeat._timer.isActive())
+    assert [] == pool.shutdown(timeout=10)
+
+
 # -- the off switch ---------------------------------------------------------------
 
 
