@@ -9,7 +9,9 @@ Python costs the GUI one switch interval per event at most. Work that releases
 the GIL (sleep, I/O, zlib, NumPy) costs the GUI nothing, and every thread
 should run it.
 
-So a Pool watches the GUI thread while it has work, and only then: a
+So a Pool watches the GUI thread while two or more of its functions are in
+flight, and only then (one alone costs the GUI thread a switch interval at
+most, and nothing can lower the limit below 1): a
 `Heartbeat` is a single-shot precise `QTimer` on the GUI thread that re-arms
 itself after `HEARTBEAT_S` (or `HEARTBEAT_SLOW_S`, see below), and each tick
 measures how late it came, less the CPU time the GUI thread spent meanwhile
