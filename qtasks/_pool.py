@@ -203,9 +203,9 @@ class ThreadTask(Task[T]):
 _POOL_CHUNKS: Final = ChunkRules(max_items=MAX_CHUNK, may_split=True, paced=True)
 
 # Invariant: a Pool with a runner start queued in or running on its
-# QThreadPool (`_starts > 0`) is a key here. Why: a Pool and its runner refer
-# to each other; dropped by the user while a start is queued, the collector
-# would clear the Pool under the worker that Qt is about to run. A pool leaves
+# QThreadPool (`_starts > 0`) is a key here. Why: its runner holds it only
+# weakly; dropped by the user while a start is queued, the Pool would be gone
+# when the worker that Qt is about to run looks for it. A pool leaves
 # on the GUI thread (`_forget_if_idle`), so its last reference drops there.
 _BUSY: dict[Pool, None] = {}
 
@@ -277,17 +277,26 @@ def release_lingering(linger: float) -> bool:
 
 
 class _Runner(QRunnable):
-    """One QRunnable per Pool, started once per worker loop wanted."""
+    """One QRunnable per Pool, started once per worker loop wanted.
+
+    It holds its pool weakly: a pool nobody holds, with no start queued or
+    running, is then freed at once where it is dropped (the GUI thread, say),
+    not in a collected cycle on whatever thread the collector runs on, where
+    deleting its QThreadPool and its heartbeat's QTimer is unsafe. While a
+    start is queued or running, `_BUSY` holds the pool.
+    """
 
     def __init__(self, pool: Pool) -> None:
         super().__init__()
         self.setAutoDelete(False)
-        self._pool = pool
+        self._pool = weakref.ref(pool)
 
     def run(self) -> None:
         """Worker thread. Nothing may escape: PyQt5 aborts the process on it."""
         try:
-            self._pool._work_in_worker()
+            pool = self._pool()
+            if pool is not None:
+                pool._work_in_worker()
         except BaseException as exc:  # noqa: BLE001
             report(exc)
 
@@ -353,7 +362,8 @@ class Pool:
         # _starts > _limit, so at least _limit loops stay to claim what is
         # queued. The GUI thread sets _limit; a worker lifts it (UNLIMITED:
         # every thread runs) when the pool runs dry.
-        self._throttle = Throttle(self._ceiling)
+        # Why not self._ceiling: a bound method would make a cycle (see _Runner).
+        self._throttle = Throttle(lambda: max(1, pool.maxThreadCount()))
         self._limit = self._throttle.limit if responsive else UNLIMITED
         # True while the heartbeat runs or a post to start it is on its way:
         # a submit that finds it False starts the watch.

@@ -529,7 +529,7 @@ BREAKS: tuple[Break, ...] = (
     ),
     Break(
         "parked_loops_kept_forever",
-        "a worker loop that lingers gives its thread back to Qt on its own, even while the GUI thread is blocked",
+        "a lingering worker loop gives its thread back to Qt on its own, even with the GUI thread blocked",
         (
             (
                 "qtasks/_pool.py",

@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 import pytest
-from qt import QT_API, QRunnable, QThreadPool
+from qt import QRunnable, QThreadPool
 from support import Gate, double, run_python, settle
 
 import qtasks
@@ -411,15 +411,28 @@ def test_a_pool_dropped_with_a_start_still_queued_stays_whole_until_it_runs(
     assert task.cancel()
     freed = weakref.ref(pool)
     del pool, task
-    gc.collect()  # the pool and its runner refer to each other: only the collector could free them
+    gc.collect()
     other.release.set()
     assert qpool.waitForDone(10_000)  # the start ran, on a pool still whole
-
-    def pool_freed() -> bool:
-        gc.collect()
-        return freed() is None
-
-    if QT_API != "pyside6":  # PySide6 keeps a runnable given to QThreadPool.start() referenced
-        qtbot.waitUntil(pool_freed, timeout=10_000)
+    qtbot.waitUntil(lambda: freed() is None, timeout=10_000)
     _runtime.bridge().run_pending()  # what the worker handed over, reports included
     assert [] == hook_calls
+
+
+def test_an_idle_pool_nobody_holds_is_freed_where_it_is_dropped(qtasks_run: Any) -> None:
+    """A dropped Pool whose work is done is freed at once, on the GUI thread, with no collector.
+
+    Left to the collector, it could be freed on any thread that happens to
+    allocate, and its QThreadPool and its heartbeat's QTimer with it.
+    """
+    pool = qtasks.Pool(max_threads=2)
+    assert [1, 2] == qtasks_run(qtasks.gather(pool.run(abs, -1), pool.run(abs, -2)))
+    assert pool.qthreadpool.waitForDone(10_000)
+    _runtime.bridge().run_pending()  # the last worker's word that the pool is idle
+    freed = weakref.ref(pool)
+    gc.disable()
+    try:
+        del pool
+        assert freed() is None
+    finally:
+        gc.enable()
