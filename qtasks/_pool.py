@@ -227,16 +227,27 @@ class _Linger:
         # Read without the lock by parking loops: True while this thread
         # sleeps, or may be about to, with nothing parked that it saw.
         self.dormant = True
+        # Set once the interpreter exits (`_unpark_all_at_exit`): from then on
+        # a loop that runs dry leaves instead of parking. Read under a pool's lock.
+        self.exiting = False
         self._thread: threading.Thread | None = None
+        self._exit_hook = False
+
+    def prepare(self) -> None:
+        """Make sure parked loops are woken at interpreter exit. Any thread; once per process.
+
+        Why before any loop parks, not at the first park: a script may end
+        while its last loop is still on its way to park.
+        """
+        with self._wakeup:
+            if not self._exit_hook:
+                self._exit_hook = True
+                atexit.register(_unpark_all_at_exit)
 
     def wake(self) -> None:
         """Make sure a loop that has just parked will be woken. Any thread."""
         with self._wakeup:
             if self._thread is None:
-                # Why at exit: this daemon thread stops with the interpreter,
-                # and a loop left parked would keep its QThreadPool, and so
-                # the process, from ending.
-                atexit.register(release_lingering, 0.0)
                 self._thread = threading.Thread(target=self._serve, name="qtasks-linger", daemon=True)
                 self._thread.start()
             self._wakeup.notify()
@@ -263,8 +274,7 @@ _LINGER: Final = _Linger()
 def release_lingering(linger: float) -> bool:
     """Wake the loops of every pool parked for `linger` s or longer; tell whether others stay parked.
 
-    Any thread. Called with 0 at interpreter exit, so no pool thread waits
-    on a lock that nothing would release any more.
+    Any thread.
     """
     now = time.perf_counter()
     still = False
@@ -273,6 +283,22 @@ def release_lingering(linger: float) -> bool:
         if pool._parked and pool._release_lingering(now, linger):
             still = True
     return still
+
+
+def _unpark_all_at_exit() -> None:
+    """Wake every parked loop and wait, a second at most, until each is out of Python.
+
+    The exiting interpreter's thread, before it finalizes. Why wait: a pool
+    thread that asks for the GIL once the interpreter finalizes is ended on
+    the spot, inside Qt's runnable, and the QThreadPool, waiting for that
+    runnable at exit, would wait for ever. A loop woken here needs the GIL
+    for a few more lines; the wait gives them to it.
+    """
+    _LINGER.exiting = True
+    release_lingering(0.0)
+    deadline = time.monotonic() + 1.0
+    for pool in list(_BUSY):
+        pool._wait_unparked(deadline)
 
 
 
@@ -377,6 +403,10 @@ class Pool:
         self._heartbeat: Heartbeat | None = None
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
+        # Why here: the daemon linger thread stops with the interpreter, and
+        # a loop left parked would keep its QThreadPool, and so the process,
+        # from ending.
+        _LINGER.prepare()
         _runtime.STATE.executors.add(self)
 
     @property
@@ -628,7 +658,6 @@ class Pool:
         assert bridge is not None
         lock = self._lock
         executing = self._executing
-        parked = self._parked
         with lock:
             if self._starts > self._limit:
                 # A start queued before the limit was lowered: others claim.
@@ -677,10 +706,7 @@ class Pool:
                 else:
                     item, release = self._claim_locked()
                     if item is None:
-                        self._end_burst_locked()
-                        parked.append((now, waiter))
-                        self._lingering += 1
-                        parks = True
+                        parks = self._park_locked(now, waiter)
                 if self._idle_waiters and not executing:
                     self._idle.notify_all()
             # The box holds this thread's only reference; transfer() moves it.
@@ -689,6 +715,19 @@ class Pool:
                 item, release = self._park_in_worker(bridge, waiter, release)
                 if item is None:
                     return self._leave_parked_in_worker(bridge, release)
+
+    def _park_locked(self, now: float, waiter: threading.Lock) -> bool:
+        """Park a loop that ran dry, or end it once the interpreter exits; tell whether it parked.
+
+        Caller holds _lock. Why not park at exit: nothing would wake the loop.
+        """
+        self._end_burst_locked()
+        if _LINGER.exiting:
+            self._starts -= 1
+            return False
+        self._parked.append((now, waiter))
+        self._lingering += 1
+        return True
 
     def _park_in_worker(
         self, bridge: Bridge, waiter: threading.Lock, release: bool
@@ -856,6 +895,19 @@ class Pool:
                 self._idle_waiters -= 1
             # A map chunk is named by its map, once.
             return list(dict.fromkeys(item._task() for item in self._executing))
+
+    def _wait_unparked(self, deadline: float) -> None:
+        """Wait until no loop woken from parking is still leaving, or the deadline passes. Any thread."""
+        with self._idle:
+            self._idle_waiters += 1
+            try:
+                while self._lingering:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._idle.wait(remaining)
+            finally:
+                self._idle_waiters -= 1
 
     def _closing_locked(self) -> bool:
         """Tell whether an item that survives the drop is still queued. Caller holds _lock."""
