@@ -39,6 +39,13 @@ Rows:
 
 Rounds are interleaved (every row once per round) so that drift in the
 machine's speed spreads over all rows alike.
+
+The one-at-a-time rows wait on two thread wake-ups per call, whose cost the
+operating system sets: far more when the two threads sit on different cores,
+each idle in between (tens of microseconds on a virtual machine), than on one.
+`--one-core` runs every thread of the bench on one core (Linux), so those rows
+measure the CPU each round trip costs, free of where the scheduler puts the
+threads.
 """
 
 from __future__ import annotations
@@ -831,8 +838,8 @@ def _wanted_rows(parser: argparse.ArgumentParser, args: argparse.Namespace) -> l
     return wanted
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the flags, run the bench, print the table. GUI thread."""
+def _parser() -> argparse.ArgumentParser:
+    """Return the command line's parser."""
     parser = argparse.ArgumentParser(prog="python -m qtasks.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="tasks per row (map: 10x, qthread: n/10)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are shown")
@@ -845,7 +852,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--watch", type=float, default=None, metavar="S", help="run with qtasks.debug.watch_freezes(S) on"
     )
+    parser.add_argument(
+        "--one-core",
+        action="store_true",
+        help="run every thread on one core (Linux): round trips then cost CPU, not cross-core wake-ups",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the flags, run the bench, print the table. GUI thread."""
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.one_core:
+        if not hasattr(os, "sched_setaffinity"):
+            parser.error("--one-core needs os.sched_setaffinity (Linux); run without it here")
+        # Threads made from now on (Qt's pool threads, the bench's own) inherit it.
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     wanted = _wanted_rows(parser, args)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -879,6 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} cores, {threads} pool threads, "
         f"platform {QGuiApplication.platformName()}, n={args.n}, {args.rounds} rounds"
         + ("" if args.watch is None else f", with watch_freezes({args.watch:g}) on")
+        + (", every thread on one core" if args.one_core else "")
     )
     if rows:
         print(format_table(bench(rows, args.n, args.rounds)))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 import pytest
+from support import run_python
 
 from qtasks import bench
 
@@ -77,3 +79,14 @@ def test_bench_prints_the_load_rows_with_their_bare_row(
     assert ["row", "raw", "floor-seq", "row", "io-gather", "io-bare"] == rows
     bare = r"^\| io-bare \| 100 \| \d+\.\d+ s \| 1\.00x \| \d+\.\d ms \| \d+\.\d ms \|$"
     assert re.search(bare, out, re.M), out
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="--one-core needs os.sched_setaffinity")
+def test_bench_runs_every_thread_on_one_core() -> None:
+    """--one-core pins the bench (in a process of its own) to one core and says so in the header."""
+    options = ["--one-core", "--n", "50", "--rounds", "1", "--rows", "sequential"]
+    completed = run_python("-m", "qtasks.bench", *options)
+    assert 0 == completed.returncode, completed.stderr
+    rows = [line.split("|")[1].strip() for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert ["row", "sequential", "floor-seq"] == rows
+    assert "1 rounds, every thread on one core\n" in completed.stdout
