@@ -301,7 +301,6 @@ def _unpark_all_at_exit() -> None:
         pool._wait_unparked(deadline)
 
 
-
 class _Runner(QRunnable):
     """One QRunnable per Pool, started once per worker loop wanted.
 
