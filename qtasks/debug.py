@@ -129,6 +129,7 @@ class _Row:
     progress: str
     count: int  # tasks the row stands for (1 for a task)
     children: tuple[_Row, ...] = ()
+    members: tuple[Task[Any], ...] = ()  # a group's tasks (empty for a task or a summary)
 
     def cells(self) -> tuple[str, str, str, str, str]:
         title = self.title if self.count == 1 or self.task is not None else f"{self.title} \u00d7{self.count}"
@@ -392,9 +393,9 @@ class _Tree:
             self._size(task)
         children = self._below_rows(first, depth)
         oldest = min(task._created for task in members)
-        return _Row(
-            signature, None, kind, title, state, _age(self.now - oldest), where, "", len(members), children
-        )
+        age = _age(self.now - oldest)
+        count = len(members)
+        return _Row(signature, None, kind, title, state, age, where, "", count, children, tuple(members))
 
     def _rest_row(
         self, rest: list[_Signature | Task[Any]], groups: dict[_Signature, list[Task[Any]]]
@@ -725,20 +726,31 @@ _COLUMNS: Final = ("Task", "State", "Age", "Where", "Progress")
 class _Node:
     """A row of the inspector's model: what it shows, and a weak handle on its task."""
 
-    __slots__ = ("cells", "children", "key", "parent", "ref", "tip")
+    __slots__ = ("cells", "children", "key", "members", "parent", "ref", "tip")
 
     def __init__(self, parent: _Node | None, row: _Row | None) -> None:
         self.parent = parent
         self.children: list[_Node] = []
         self.key: object = None
         self.ref: weakref.ref[Task[Any]] | None = None
+        # A group's tasks, held weakly, as of the last refresh.
+        self.members: tuple[weakref.ref[Task[Any]], ...] = ()
         self.cells: tuple[str, ...] = ("",) * len(_COLUMNS)
         self.tip = ""
         if row is not None:
             self.key = None if row.task is not None else row.key
             self.ref = weakref.ref(row.task) if row.task is not None else None
-            self.cells = row.cells()
-            self.tip = row.kind
+            self.update(row)
+
+    def update(self, row: _Row) -> bool:
+        """Take what `row` shows and the tasks it groups; tell whether the cells changed."""
+        self.members = tuple(weakref.ref(task) for task in row.members)
+        self.tip = row.kind
+        cells = row.cells()
+        if cells == self.cells:
+            return False
+        self.cells = cells
+        return True
 
     def matches(self, row: _Row) -> bool:
         if row.task is not None:
@@ -809,6 +821,14 @@ class _TaskModel(QAbstractItemModel):
         node = self._node(index)
         return node.ref() if node.ref is not None else None
 
+    def tasks_at(self, index: QModelIndex) -> list[Task[Any]]:
+        """Return the tasks of the row at `index` still alive: its task, or a group's (none for a summary)."""
+        if not index.isValid():
+            return []
+        node = self._node(index)
+        refs = (node.ref,) if node.ref is not None else node.members
+        return [task for task in (ref() for ref in refs) if task is not None]
+
     def sync(self, rows: list[_Row]) -> None:
         """Make the model show `rows`: remove, insert and update rows, keyed by task identity."""
         todo: list[tuple[_Node, QModelIndex, Iterable[_Row]]] = [(self._root, QModelIndex(), rows)]
@@ -849,9 +869,7 @@ class _TaskModel(QAbstractItemModel):
         for at, row in enumerate(rows):
             if at < len(old) and old[at].matches(row):
                 kept = old[at]
-                cells = row.cells()
-                if kept.cells != cells:
-                    kept.cells = cells
+                if kept.update(row):
                     self.dataChanged.emit(
                         self.createIndex(at, 0, kept), self.createIndex(at, len(_COLUMNS) - 1, kept)
                     )
@@ -862,9 +880,7 @@ class _TaskModel(QAbstractItemModel):
                     del old[at:later]
                     self.endRemoveRows()
                     kept = old[at]
-                    cells = row.cells()
-                    if kept.cells != cells:
-                        kept.cells = cells
+                    if kept.update(row):
                         self.dataChanged.emit(
                             self.createIndex(at, 0, kept), self.createIndex(at, len(_COLUMNS) - 1, kept)
                         )
@@ -890,7 +906,8 @@ class TaskInspector(QTreeView):
     age, where a coroutine waits, and its newest progress value. It
     refreshes every `interval_ms` while shown (the model is updated in place,
     so selection and scrolling stay) and not at all while hidden.
-    `cancel_action` (also in the context menu) cancels the selected task.
+    `cancel_action` (also in the context menu) cancels the selected task, or
+    every task of a selected group.
     """
 
     def __init__(self, parent: QWidget | None = None, *, interval_ms: int = 500) -> None:
@@ -920,8 +937,12 @@ class TaskInspector(QTreeView):
         self._update_action()
 
     def selected_task(self) -> Task[Any] | None:
-        """Return the live task of the current row, or None."""
+        """Return the live task of the current row, or None (a group's row too)."""
         return self._model.task_at(self.currentIndex())
+
+    def selected_tasks(self) -> list[Task[Any]]:
+        """Return the live tasks of the current row: its task, or every task of a group."""
+        return self._model.tasks_at(self.currentIndex())
 
     # -- Qt -------------------------------------------------------------------
 
@@ -955,13 +976,13 @@ class TaskInspector(QTreeView):
             self.expand(self._model.index(row, 0, parent))
 
     def _update_action(self, *_args: object) -> None:
-        task = self.selected_task()
-        self.cancel_action.setEnabled(task is not None and not task.done())
+        pending = [task for task in self.selected_tasks() if not task.done()]
+        self.cancel_action.setEnabled(bool(pending))
+        self.cancel_action.setText("Cancel task" if len(pending) <= 1 else f"Cancel {len(pending)} tasks")
 
     def _cancel_selected(self, *_args: object) -> None:
         try:
-            task = self.selected_task()
-            if task is not None:
+            for task in self.selected_tasks():
                 task.cancel()
             self.refresh()
         except BaseException as exc:  # noqa: BLE001 - a slot must never raise

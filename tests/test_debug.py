@@ -588,6 +588,28 @@ def test_the_inspector_lists_and_cancels_a_live_task(
     qtbot.waitUntil(lambda: [] == _names(inspector))
 
 
+def test_the_inspector_cancels_every_task_of_a_grouped_row(
+    qtbot: Any, qtasks_manual_pool: ManualPool, inspector: TaskInspector
+) -> None:
+    """A row grouping like tasks ("load_one ×5") offers to cancel all of them, and does; others run on."""
+    grouped = [load_one(key) for key in range(5)]
+    inspector.show()
+    qtbot.waitUntil(lambda: "load_one \u00d75" in _names(inspector))
+    other = load_one("other")  # joins the group only at the next refresh
+    inspector.setCurrentIndex(_row_of(inspector, "load_one \u00d75"))
+    assert inspector.selected_task() is None
+    assert set(grouped) == set(inspector.selected_tasks())
+    assert inspector.cancel_action.isEnabled()
+    assert "Cancel 5 tasks" == inspector.cancel_action.text()
+    inspector.cancel_action.trigger()
+    qtbot.waitUntil(lambda: all(task.cancelled() for task in grouped))
+    assert not other.done()
+    qtbot.waitUntil(lambda: ["load_one", "fetch"] == _names(inspector))
+    inspector.setCurrentIndex(_row_of(inspector, "load_one"))
+    assert "Cancel task" == inspector.cancel_action.text()
+    other.cancel()
+
+
 def test_the_inspector_updates_rows_in_place(
     qtbot: Any, qtasks_manual_pool: ManualPool, inspector: TaskInspector
 ) -> None:
