@@ -591,7 +591,7 @@ def test_the_inspector_lists_and_cancels_a_live_task(
 def test_the_inspector_cancels_every_task_of_a_grouped_row(
     qtbot: Any, qtasks_manual_pool: ManualPool, inspector: TaskInspector
 ) -> None:
-    """A row grouping like tasks ("load_one ×5") offers to cancel all of them, and does; others run on."""
+    """A row grouping five like tasks offers to cancel all five, and does; a like task added since runs on."""
     grouped = [load_one(key) for key in range(5)]
     inspector.show()
     qtbot.waitUntil(lambda: "load_one \u00d75" in _names(inspector))
