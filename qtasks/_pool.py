@@ -45,6 +45,7 @@ threads and touch only the lock-guarded fields below and the bridge.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
@@ -243,6 +244,17 @@ class _Linger:
             if not self._exit_hook:
                 self._exit_hook = True
                 atexit.register(_unpark_all_at_exit)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=self._forget_after_fork)
+
+    def _forget_after_fork(self) -> None:
+        """Start afresh in a forked child, which has no linger thread. The child's only thread.
+
+        Why a new lock: the parent's linger thread may have held it at the fork.
+        """
+        self._wakeup = threading.Condition(threading.Lock())
+        self._thread = None
+        self.dormant = True
 
     def wake(self) -> None:
         """Make sure a loop that has just parked will be woken. Any thread."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import weakref
 from typing import Any
@@ -163,6 +164,30 @@ app = QCoreApplication([])
 qtasks._pool.LINGER_S = 3600.0
 print(qtasks.run_until_complete(qtasks.run(abs, -4)))
 """
+
+
+FORKED_AFTER_A_PARK = """
+import os, qtasks, qtasks._pool
+from qt import QCoreApplication
+app = QCoreApplication([])
+assert 4 == qtasks.run_until_complete(qtasks.run(abs, -4))
+linger = qtasks._pool._LINGER
+linger.wake()  # the linger thread runs, whether or not the loop parked yet
+with linger._wakeup:  # held at the fork, as the linger thread may hold it
+    pid = os.fork()
+    if pid == 0:
+        free = linger._wakeup.acquire(timeout=5)
+        os._exit(0 if free and linger._thread is None and linger.dormant else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_without_the_parents_linger_thread() -> None:
+    """In a child forked while the linger thread holds its lock, qtasks' linger state starts afresh."""
+    completed = run_python("-c", FORKED_AFTER_A_PARK, timeout=60)
+    assert (0, "0\n") == (completed.returncode, completed.stdout), completed.stderr
 
 
 def test_a_script_ending_with_a_parked_worker_exits() -> None:
