@@ -55,7 +55,7 @@ from typing import Any, Callable, Final, Iterable, Protocol, TypeVar, cast
 from typing_extensions import ParamSpec
 
 from . import _responsive, _runtime
-from ._binding import QRunnable, QThreadPool, is_deleted
+from ._binding import QRunnable, QThreadPool, QTimer, is_deleted
 from ._bridge import Bridge, report
 from ._map import MAX_CHUNK, ChunkRules, Lanes, MapTask, RunLanes, start_map
 from ._responsive import UNLIMITED, Heartbeat, Throttle, calm_under
@@ -320,20 +320,33 @@ class _Runner(QRunnable):
     running, is then freed at once where it is dropped (the GUI thread, say),
     not in a collected cycle on whatever thread the collector runs on, where
     deleting its QThreadPool and its heartbeat's QTimer is unsafe. While a
-    start is queued or running, `_BUSY` holds the pool.
+    start is queued or running, `_BUSY` holds the pool, and until a run has
+    let go of the pool, the pool's `_inside` counts it, so that the GUI thread
+    keeps the pool in `_BUSY` till then and the last reference drops there.
     """
 
     def __init__(self, pool: Pool) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self._pool = weakref.ref(pool)
+        # The pool's, shared: neither refers to the pool.
+        self._lock = pool._lock
+        self._inside = pool._inside
 
     def run(self) -> None:
         """Worker thread. Nothing may escape: PyQt5 aborts the process on it."""
         try:
             pool = self._pool()
-            if pool is not None:
+            if pool is None:
+                return
+            with self._lock:
+                self._inside[0] += 1
+            try:
                 pool._work_in_worker()
+            finally:
+                del pool
+                with self._lock:
+                    self._inside[0] -= 1
         except BaseException as exc:  # noqa: BLE001
             report(exc)
 
@@ -412,6 +425,9 @@ class Pool:
         self._seen_bursts = 0
         self._responsive = responsive
         self._heartbeat: Heartbeat | None = None
+        # Runs of the runner not yet out of `_Runner.run`, guarded by _lock; a
+        # one-item list, shared with the runner, which holds the pool weakly.
+        self._inside = [0]
         self._runner = _Runner(self)
         self._bridge: Bridge | None = None
         # Why here: the daemon linger thread stops with the interpreter, and
@@ -652,10 +668,19 @@ class Pool:
             bridge.post(self._forget_if_idle)
 
     def _forget_if_idle(self) -> None:
-        """Leave `_BUSY` once no runner start is queued or running. GUI thread; idempotent."""
+        """Leave `_BUSY` once no runner start is queued or running. GUI thread; idempotent.
+
+        A loop that has left may still be on its way out of `_Runner.run`,
+        holding the pool for a few more lines: then look again in a
+        millisecond, so that the pool's last reference drops here, not there.
+        """
         with self._lock:
-            if not self._starts:
+            if self._starts:
+                return
+            if not self._inside[0]:
                 _BUSY.pop(self, None)
+                return
+        QTimer.singleShot(1, self._forget_if_idle)
 
     def _release_dropped(self) -> None:
         """Let go of the cancelled items workers skipped. GUI thread."""
@@ -872,7 +897,8 @@ class Pool:
                 self._watching = False
             while self._starts and self._qpool.tryTake(self._runner):
                 self._starts -= 1
-            if not self._starts:
+            if not self._starts and not self._inside[0]:
+                # (With a loop still leaving, its own post of _forget_if_idle does it.)
                 _BUSY.pop(self, None)
             # Parked worker loops find the lanes empty and leave now.
             for _, waiter in self._parked:

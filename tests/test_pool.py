@@ -157,6 +157,25 @@ def test_a_linger_raised_and_restored_does_not_hold_the_thread(qtasks_run: Any, 
     assert [] == pool.shutdown(timeout=10)
 
 
+def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot: Any) -> None:
+    """Dropped right after its work, a pool is freed on the GUI thread, never by its last worker leaving.
+
+    The last loop tells the GUI thread the pool is idle a few lines before it
+    lets go of the pool; dropped in between, the pool must still be freed here.
+    Each round has that chance, so the test runs many.
+    """
+    gui_thread = threading.get_ident()
+    freed_on: list[int] = []
+    for _ in range(150):
+        pool = qtasks.Pool(max_threads=2)
+        qtasks.run_until_complete(qtasks.gather(pool.run(abs, 0), pool.run(abs, -1)))
+        weakref.finalize(pool, lambda: freed_on.append(threading.get_ident()))
+        count = len(freed_on)
+        del pool
+        qtbot.waitUntil(lambda: len(freed_on) > count, timeout=10_000)  # noqa: B023 - checked in the loop
+    assert {gui_thread} == set(freed_on)
+
+
 PARKED_AT_EXIT = """
 import qtasks, qtasks._pool
 from qt import QCoreApplication
