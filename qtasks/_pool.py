@@ -770,12 +770,17 @@ class Pool:
     ) -> tuple[LaneItem | None, bool]:
         """Wait, parked, until a submit, shutdown or `_Linger` wakes this loop; claim what is queued.
 
-        Worker thread; the loop's `waiter` is in `_parked` already.
+        Worker thread; the loop's `waiter` is in `_parked` already, so it
+        waits whatever happens here: a submit may have taken it already, and
+        the item handed over must run.
         """
-        if release:
-            bridge.post(self._release_dropped)
-        if _LINGER.dormant:
-            _LINGER.wake()
+        try:
+            if release:
+                bridge.post(self._release_dropped)
+            if _LINGER.dormant:
+                _LINGER.wake()
+        except BaseException as exc:  # noqa: BLE001 - reported; a submit or shutdown still wakes the loop
+            report(exc)
         waiter.acquire()
         with self._lock:
             return self._unpark_locked()

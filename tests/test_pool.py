@@ -176,6 +176,40 @@ def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot
     assert {gui_thread} == set(freed_on)
 
 
+class BrokenLinger:
+    """A linger service that cannot start its thread, as in a process out of threads."""
+
+    dormant = True
+    exiting = False
+
+    def prepare(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+
+def test_a_loop_that_cannot_start_the_linger_thread_still_runs_what_it_is_handed(
+    qtasks_run: Any, monkeypatch: Any, hook_calls: list[BaseException]
+) -> None:
+    """The failure is reported, and the parked loop still takes the next run(): no call is lost."""
+    monkeypatch.setattr(qtasks._pool, "_LINGER", BrokenLinger())
+    pool = qtasks.Pool(max_threads=1)
+
+    @qtasks.coroutine
+    def in_a_row() -> Any:
+        results = []
+        for i in range(3):
+            results.append((yield pool.run(double, i)))
+        return results
+
+    assert [0, 2, 4] == qtasks_run(in_a_row())
+    assert [] == pool.shutdown(timeout=10)
+    assert hook_calls
+    assert all("can't start new thread" in str(exc) for exc in hook_calls)
+    hook_calls.clear()
+
+
 PARKED_AT_EXIT = """
 import qtasks, qtasks._pool
 from qt import QCoreApplication
