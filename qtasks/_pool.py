@@ -272,7 +272,7 @@ class _Linger:
                 # scan saw its pool reads True and calls wake(), which waits
                 # for this lock, so its notify cannot come before our wait.
                 self.dormant = True
-                if release_lingering(LINGER_S):
+                if _wake_lingering_loops(LINGER_S):
                     self.dormant = False
                     # Why capped: LINGER_S may change meanwhile (tests raise it).
                     self._wakeup.wait(min(LINGER_S, LINGER_TICK_S))
@@ -283,7 +283,7 @@ class _Linger:
 _LINGER: Final = _Linger()
 
 
-def release_lingering(linger: float) -> bool:
+def _wake_lingering_loops(linger: float) -> bool:
     """Wake the loops of every pool parked for `linger` s or longer; tell whether others stay parked.
 
     Any thread.
@@ -307,7 +307,7 @@ def _unpark_all_at_exit() -> None:
     for a few more lines; the wait gives them to it.
     """
     _LINGER.exiting = True
-    release_lingering(0.0)
+    _wake_lingering_loops(0.0)
     deadline = time.monotonic() + 1.0
     for pool in list(_BUSY):
         pool._wait_unparked(deadline)
@@ -412,7 +412,7 @@ class Pool:
         # _starts > _limit, so at least _limit loops stay to claim what is
         # queued. The GUI thread sets _limit; a worker lifts it (UNLIMITED:
         # every thread runs) when the pool runs dry.
-        # Why not self._ceiling: a bound method would make a cycle (see _Runner).
+        # Why not the max_threads property's getter: a bound method would make a cycle (see _Runner).
         self._throttle = Throttle(lambda: max(1, pool.maxThreadCount()))
         self._limit = self._throttle.limit if responsive else UNLIMITED
         # True while the heartbeat runs or a post to start it is on its way:
@@ -476,9 +476,6 @@ class Pool:
                 self._watching = False
             self._set_limit(UNLIMITED)
 
-    def _ceiling(self) -> int:
-        return max(1, self._qpool.maxThreadCount())
-
     def _watch(self) -> None:
         """Start the heartbeat that samples the GUI thread's lateness. GUI thread; idempotent."""
         if not self._responsive:
@@ -529,7 +526,7 @@ class Pool:
             if limit == self._limit:
                 return
             self._limit = limit
-            wanted = min(limit, self._ceiling()) - self._starts
+            wanted = min(limit, self.max_threads) - self._starts
             more = 0
             for lane in self._lanes.values():
                 if more >= wanted:
