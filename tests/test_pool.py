@@ -119,12 +119,18 @@ def test_awaited_runs_in_a_row_reuse_the_parked_worker(qtasks_run: Any, monkeypa
     assert [] == pool.shutdown(timeout=10)
 
 
-def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monkeypatch: Any) -> None:
-    """shutdown() wakes a lingering worker loop, so the QThreadPool is idle right after."""
-    monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
+def pool_with_a_parked_loop(qtasks_run: Any) -> tuple[StartCountingQThreadPool, qtasks.Pool]:
+    """Return a one-thread pool, and its QThreadPool, whose worker loop ran one call and now lingers."""
     qpool = StartCountingQThreadPool()
     pool = qtasks.Pool(pool=qpool)
     assert 6 == qtasks_run(pool.run(double, 3))
+    return qpool, pool
+
+
+def test_shutdown_sends_a_parked_worker_back_to_qt_at_once(qtasks_run: Any, monkeypatch: Any) -> None:
+    """shutdown() wakes a lingering worker loop, so the QThreadPool is idle right after."""
+    monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
+    qpool, pool = pool_with_a_parked_loop(qtasks_run)
     assert [] == pool.shutdown(timeout=10)
     assert qpool.waitForDone(5000)
     assert 4 == qtasks_run(pool.run(double, 2))
@@ -138,9 +144,7 @@ def test_a_parked_worker_gives_its_thread_back_while_the_gui_thread_is_blocked(q
     The GUI thread blocks in waitForDone(), so nothing it runs can wake the
     loop: qtasks' linger thread must.
     """
-    qpool = StartCountingQThreadPool()
-    pool = qtasks.Pool(pool=qpool)
-    assert 6 == qtasks_run(pool.run(double, 3))
+    qpool, pool = pool_with_a_parked_loop(qtasks_run)
     assert qpool.waitForDone(5000)
     assert [] == pool.shutdown(timeout=10)
 
@@ -148,9 +152,7 @@ def test_a_parked_worker_gives_its_thread_back_while_the_gui_thread_is_blocked(q
 def test_a_linger_raised_and_restored_does_not_hold_the_thread(qtasks_run: Any, monkeypatch: Any) -> None:
     """A loop parked while LINGER_S was long leaves soon once it is short again."""
     monkeypatch.setattr(qtasks._pool, "LINGER_S", 30.0)
-    qpool = StartCountingQThreadPool()
-    pool = qtasks.Pool(pool=qpool)
-    assert 6 == qtasks_run(pool.run(double, 3))
+    qpool, pool = pool_with_a_parked_loop(qtasks_run)
     assert not qpool.waitForDone(50)  # parked, as a 30 s linger says
     monkeypatch.setattr(qtasks._pool, "LINGER_S", 0.001)
     assert qpool.waitForDone(5000)

@@ -207,21 +207,22 @@ def test_drive_rejects_unknown_outcomes(qtasks_manual_pool: ManualPool) -> None:
         drive(qtasks_manual_pool, None, outcomes=("explode",))  # type: ignore[arg-type]
 
 
+@qtasks.coroutine
+def run_then_log(log: list[str]) -> Any:
+    """Await one run(), and note in `log` that its finally ran."""
+    try:
+        yield qtasks.run(double, 1)
+    finally:
+        log.append("finally")
+
+
 def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) -> None:
     """Leaving manual_pool() restores the real pool and cancels what is pending, resuming its waiters."""
     log: list[str] = []
-
-    @qtasks.coroutine
-    def body() -> Any:
-        try:
-            yield qtasks.run(double, 1)
-        finally:
-            log.append("finally")
-
     real = _pool.default_pool()
     with manual_pool() as pool:
         assert pool is _pool.default_pool()
-        handle = body()
+        handle = run_then_log(log)
         [task] = pool.pending
     assert real is _pool.default_pool()
     assert task.cancelled() and handle.cancelled()
@@ -231,16 +232,8 @@ def test_manual_pool_block_restores_the_pool_and_cancels_leftovers(qapp: Any) ->
 def test_manual_pool_block_ends_what_the_block_cancelled_itself(qapp: Any) -> None:
     """A coroutine the block cancelled, with nothing left pending, has ended by the time the block is left."""
     log: list[str] = []
-
-    @qtasks.coroutine
-    def body() -> Any:
-        try:
-            yield qtasks.run(double, 1)
-        finally:
-            log.append("finally")
-
     with manual_pool():
-        handle = body()
+        handle = run_then_log(log)
         handle.cancel()
     assert handle.cancelled()
     assert ["finally"] == log
