@@ -404,7 +404,11 @@ class Pool:
         # it releases it, and that wakes the loop (nothing else does). A
         # parked loop still counts in _starts, and is not in _executing.
         self._parked: list[tuple[float, threading.Lock]] = []
-        # Parked loops, plus loops woken but not yet back under the lock.
+        # The locks of loops that have ended an item and hand its result
+        # over, each to claim one submitted meanwhile; a submit takes one.
+        self._finishing: list[threading.Lock] = []
+        # Parked loops, plus loops woken or handing a result over but not
+        # yet back under the lock.
         self._lingering = 0
         # How many threads wait on _idle (shutdown), so workers notify only then.
         self._idle_waiters = 0
@@ -612,6 +616,10 @@ class Pool:
                 # instead of a QThreadPool.start. Released below, outside
                 # our lock, so the woken loop does not wait for it at once.
                 start = False
+            elif self._finishing:
+                # A loop handing its last result over claims this item next.
+                self._finishing.pop()
+                start = False
             else:
                 start = self._starts < min(self._limit, max(1, self._qpool.maxThreadCount()))
                 if start:
@@ -713,41 +721,56 @@ class Pool:
                 return self._leave_in_worker(bridge)
             item._execute_in_worker()
             box: list[Callable[[], object]] = [item._deliver]
-            parks = False
-            # One lock section ends this item and claims the next (or parks),
-            # so that after the hand-over below a worker with nothing left to
-            # do waits without the GIL instead of competing with the GUI
-            # thread for it while that thread handles the result.
-            now = time.perf_counter()
-            slice_spent = now > slice_end
+            # The item ends before the hand-over, and the next is claimed (or
+            # the loop parks) after it, so that the GUI thread gets the result
+            # as soon as it can: a submit meanwhile finds this loop in
+            # _finishing and leaves the item to it instead of starting another.
             with lock:
                 item._phase = RAN
                 del executing[item]
-                if self._starts > self._limit:
-                    # The GUI thread starves: give the thread back; the
-                    # loops within the limit claim what is queued.
-                    self._starts -= 1
-                    item, release = None, False
-                elif slice_spent and self._lanes:
-                    # Queue this loop's next start behind the QThreadPool's
-                    # other runnables and give the thread back: item None and
-                    # no waiter, so the loop returns below. The start stays
-                    # counted in _starts; it is made under the lock so that
-                    # _drop_queued() can take it back.
-                    self._qpool.start(self._runner)
-                    item, release = None, False
-                else:
-                    item, release = self._claim_locked()
-                    if item is None:
-                        parks = self._park_locked(now, waiter)
-                if self._idle_waiters and not executing:
-                    self._idle.notify_all()
+                self._finishing.append(waiter)
+                self._lingering += 1
             # The box holds this thread's only reference; transfer() moves it.
+            item = None
             bridge.transfer(box)
+            now = time.perf_counter()
+            with lock:
+                item, release, parks = self._claim_or_park_locked(now, now > slice_end, waiter)
             if parks:
                 item, release = self._park_in_worker(bridge, waiter, release)
                 if item is None:
                     return self._leave_parked_in_worker(bridge, release)
+
+    def _claim_or_park_locked(
+        self, now: float, slice_spent: bool, waiter: threading.Lock
+    ) -> tuple[LaneItem | None, bool, bool]:
+        """Claim the next item for a loop that has handed its result over, park it, or end it.
+
+        Caller holds _lock. Returns the item (None: the loop parks or ends),
+        whether dropped items need a release, and whether the loop parked.
+        """
+        if waiter in self._finishing:
+            self._finishing.remove(waiter)
+        self._lingering -= 1
+        item: LaneItem | None = None
+        release = parks = False
+        if self._starts > self._limit:
+            # The GUI thread starves: give the thread back; the loops within
+            # the limit claim what is queued.
+            self._starts -= 1
+        elif slice_spent and self._lanes:
+            # Queue this loop's next start behind the QThreadPool's other
+            # runnables and give the thread back: item None and no waiter, so
+            # the loop returns. The start stays counted in _starts; it is
+            # made under the lock so that _drop_queued() can take it back.
+            self._qpool.start(self._runner)
+        else:
+            item, release = self._claim_locked()
+            if item is None:
+                parks = self._park_locked(now, waiter)
+        if self._idle_waiters and not self._executing:
+            self._idle.notify_all()
+        return item, release, parks
 
     def _park_locked(self, now: float, waiter: threading.Lock) -> bool:
         """Park a loop that ran dry, or end it once the interpreter exits; tell whether it parked.

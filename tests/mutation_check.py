@@ -207,9 +207,8 @@ BREAKS: tuple[Break, ...] = (
         (
             (
                 "qtasks/_pool.py",
-                "            # The box holds this thread's only reference; transfer() moves it.\n"
-                "            bridge.transfer(box)\n",
-                "            box.pop()()\n",
+                "            bridge.transfer(box)\n            now = time.perf_counter()\n",
+                "            box.pop()()\n            now = time.perf_counter()\n",
             ),
         ),
         ("tests/test_state_machine.py", "tests/test_coroutines.py"),
@@ -535,6 +534,33 @@ BREAKS: tuple[Break, ...] = (
                 "qtasks/_pool.py",
                 "            while parked and now - parked[0][0] >= linger:\n",
                 "            while False:\n",
+            ),
+        ),
+        ("tests/test_pool.py",),
+    ),
+    Break(
+        "finishing_loop_ignored",
+        "a call made while a worker hands its result over runs on that worker, with no second start",
+        (
+            (
+                "qtasks/_pool.py",
+                "            elif self._finishing:\n"
+                "                # A loop handing its last result over claims this item next.\n"
+                "                self._finishing.pop()\n"
+                "                start = False\n",
+                "",
+            ),
+        ),
+        ("tests/test_pool.py",),
+    ),
+    Break(
+        "handed_over_item_kept",
+        "a worker holds no reference to a task whose result it has handed over",
+        (
+            (
+                "qtasks/_pool.py",
+                "            item = None\n            bridge.transfer(box)\n",
+                "            bridge.transfer(box)\n",
             ),
         ),
         ("tests/test_pool.py",),

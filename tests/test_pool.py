@@ -178,6 +178,66 @@ def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot
     assert {gui_thread} == set(freed_on)
 
 
+class HandOverHook:
+    """The pool's bridge, with a hook run by a worker loop as it hands a result over.
+
+    The hook runs on the worker, after the item has ended and before the loop
+    claims its next item or parks: the window in which the GUI thread, just
+    woken by the result, makes its next call.
+    """
+
+    def __init__(self, pool: qtasks.Pool, hook: Any) -> None:
+        self._real = _runtime.bridge()
+        self._hook = hook
+        pool._bridge = self  # type: ignore[assignment]
+
+    def transfer(self, box: list[Any]) -> None:
+        self._real.transfer(box)
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(qtasks_run: Any, qtbot: Any) -> None:
+    """The loop that is handing a result over runs the next call: no second thread is started for it."""
+    qpool = StartCountingQThreadPool()
+    qpool.setMaxThreadCount(2)
+    pool = qtasks.Pool(pool=qpool)
+    second: list[qtasks.Task[int]] = []
+    HandOverHook(pool, lambda: second.append(pool.run(threading.get_ident)))
+    first = qtasks_run(pool.run(threading.get_ident))
+    qtbot.waitUntil(lambda: bool(second) and second[0].done())
+    assert first == second[0].result()
+    assert 1 == qpool.starts
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_result_handed_over_is_freed_on_the_gui_thread_while_its_worker_goes_on(
+    qtasks_run: Any, qtbot: Any
+) -> None:
+    """Once a worker has handed a result over, it holds no reference to the task, however long it takes."""
+    freed_on: list[int] = []
+
+    class Result:
+        def __del__(self) -> None:
+            freed_on.append(threading.get_ident())
+
+    pool = qtasks.Pool(max_threads=1)
+    dropped = threading.Event()
+    HandOverHook(pool, lambda: dropped.wait(10))
+    task = pool.run(Result)
+    qtbot.waitUntil(task.done)
+    del task
+    gc.collect()
+    dropped.set()
+    qtbot.waitUntil(lambda: bool(freed_on))
+    assert [threading.get_ident()] == freed_on
+    assert [] == pool.shutdown(timeout=10)
+
+
 class BrokenLinger:
     """A linger service that cannot start its thread, as in a process out of threads."""
 
