@@ -728,6 +728,9 @@ class Pool:
             with lock:
                 item._phase = RAN
                 del executing[item]
+                # Why before the hand-over: the GUI thread, woken by it, may
+                # start a new burst at once, which must find the limit lifted.
+                self._end_burst_locked()
                 self._finishing.append(waiter)
                 self._lingering += 1
             # The box holds this thread's only reference; transfer() moves it.
@@ -776,13 +779,18 @@ class Pool:
         """Park a loop that ran dry, or end it once the interpreter exits; tell whether it parked.
 
         Caller holds _lock. Why not park at exit: nothing would wake the loop.
+        While a shutdown waits for the pool to go idle, the loop parks already
+        woken, so that it leaves at once the way a woken loop does.
         """
         self._end_burst_locked()
         if _LINGER.exiting:
             self._starts -= 1
             return False
-        self._parked.append((now, waiter))
         self._lingering += 1
+        if self._idle_waiters:
+            waiter.release()
+        else:
+            self._parked.append((now, waiter))
         return True
 
     def _park_in_worker(
@@ -925,10 +933,7 @@ class Pool:
             if not self._starts and not self._inside[0]:
                 # (With a loop still leaving, its own post of _forget_if_idle does it.)
                 _BUSY.pop(self, None)
-            # Parked worker loops find the lanes empty and leave now.
-            for _, waiter in self._parked:
-                waiter.release()
-            self._parked.clear()
+            self._unpark_all_locked()
         if self._heartbeat is not None:
             self._heartbeat.stop()
         # Why: a thread may queue work after shutdown's cancel step; dropped
@@ -947,6 +952,9 @@ class Pool:
         """
         with self._idle:
             self._idle_waiters += 1
+            # A loop may have parked since _drop_queued(): it ended an item
+            # then. Loops that run dry from here on leave (_park_locked).
+            self._unpark_all_locked()
             try:
                 while self._executing or self._lingering or self._closing_locked():
                     remaining = None if deadline is None else deadline - time.monotonic()
@@ -957,6 +965,12 @@ class Pool:
                 self._idle_waiters -= 1
             # A map chunk is named by its map, once.
             return list(dict.fromkeys(item._task() for item in self._executing))
+
+    def _unpark_all_locked(self) -> None:
+        """Wake every parked loop: each finds the lanes empty and leaves. Caller holds _lock."""
+        for _, waiter in self._parked:
+            waiter.release()
+        self._parked.clear()
 
     def _wait_unparked(self, deadline: float) -> None:
         """Wait until no loop woken from parking is still leaving, or the deadline passes. Any thread."""

@@ -566,6 +566,45 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_pool.py",),
     ),
     Break(
+        "loops_park_while_shutdown_waits",
+        "a worker loop that runs dry while shutdown waits gives its thread back at once",
+        (
+            (
+                "qtasks/_pool.py",
+                "        if self._idle_waiters:\n            waiter.release()\n        else:\n"
+                "            self._parked.append((now, waiter))\n",
+                "        self._parked.append((now, waiter))\n",
+            ),
+        ),
+        ("tests/test_shutdown.py",),
+    ),
+    Break(
+        "shutdown_wait_leaves_loops_parked",
+        "a worker loop parked after shutdown dropped the queue is woken when shutdown waits",
+        (
+            (
+                "qtasks/_pool.py",
+                "            # then. Loops that run dry from here on leave (_park_locked).\n"
+                "            self._unpark_all_locked()\n",
+                "",
+            ),
+        ),
+        ("tests/test_shutdown.py",),
+    ),
+    Break(
+        "limit_kept_through_the_hand_over",
+        "calls made as a starved pool's last result reaches the GUI thread all start at once",
+        (
+            (
+                "qtasks/_pool.py",
+                "                # start a new burst at once, which must find the limit lifted.\n"
+                "                self._end_burst_locked()\n",
+                "",
+            ),
+        ),
+        ("tests/test_responsive.py",),
+    ),
+    Break(
         "one_function_watched",
         "a pool running one function at a time keeps no heartbeat timer on the GUI thread",
         (

@@ -13,6 +13,7 @@ from typing import Any
 from qt import QObject, Signal
 
 import qtasks
+from qtasks import _runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,29 @@ class Gate:
         self.entered.set()
         self.opened.wait(10)
         return value
+
+
+class HandOverHook:
+    """The pool's bridge, with a hook run by a worker loop as it hands a result over.
+
+    The hook runs on the worker, after the item has ended and before the loop
+    claims its next item or parks: the window in which the GUI thread, just
+    woken by the result, makes its next call.
+    """
+
+    def __init__(self, pool: qtasks.Pool, hook: Any) -> None:
+        self._real = _runtime.bridge()
+        self._hook = hook
+        pool._bridge = self  # type: ignore[assignment]
+
+    def transfer(self, box: list[Any]) -> None:
+        self._real.transfer(box)
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 def run_python(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from qt import QRunnable, QThreadPool
-from support import Gate, double, run_python, settle
+from support import Gate, HandOverHook, double, run_python, settle
 
 import qtasks
 from qtasks import _runtime
@@ -176,29 +176,6 @@ def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot
         del pool
         qtbot.waitUntil(lambda: len(freed_on) > count, timeout=10_000)  # noqa: B023 - checked in the loop
     assert {gui_thread} == set(freed_on)
-
-
-class HandOverHook:
-    """The pool's bridge, with a hook run by a worker loop as it hands a result over.
-
-    The hook runs on the worker, after the item has ended and before the loop
-    claims its next item or parks: the window in which the GUI thread, just
-    woken by the result, makes its next call.
-    """
-
-    def __init__(self, pool: qtasks.Pool, hook: Any) -> None:
-        self._real = _runtime.bridge()
-        self._hook = hook
-        pool._bridge = self  # type: ignore[assignment]
-
-    def transfer(self, box: list[Any]) -> None:
-        self._real.transfer(box)
-        hook, self._hook = self._hook, None
-        if hook is not None:
-            hook()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
 
 
 def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(qtasks_run: Any, qtbot: Any) -> None:

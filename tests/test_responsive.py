@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from qt import QThreadPool, QTimer
-from support import Gate
+from support import Gate, HandOverHook
 
 import qtasks
 from qtasks import _responsive
@@ -33,9 +33,16 @@ def fed_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_responsive, "HEARTBEAT_SLOW_S", 3600.0)
 
 
-def starved_pool(first: Gate, threads: int = 2) -> tuple[qtasks.Pool, qtasks.ThreadTask[Any]]:
-    """Return a pool running `first`, told that the GUI thread starves."""
+def starved_pool(
+    first: Gate, threads: int = 2, on_hand_over: Any = None
+) -> tuple[qtasks.Pool, qtasks.ThreadTask[Any]]:
+    """Return a pool running `first`, told that the GUI thread starves.
+
+    `on_hand_over()` runs on the worker as it hands `first`'s result over.
+    """
     pool = qtasks.Pool(max_threads=threads)
+    if on_hand_over is not None:
+        HandOverHook(pool, on_hand_over)
     running = pool.run(first, "first")
     assert first.entered.wait(10)
     pool._observe_lateness(STARVED)
@@ -103,6 +110,22 @@ def test_a_new_burst_of_work_starts_on_every_thread(qtasks_run: Any) -> None:
     gates = [Gate(), Gate()]
     later = [pool.run(gate, i) for i, gate in enumerate(gates)]
     # The GUI thread blocks here, so no sample could lift the limit: the pool must have.
+    assert [True, True] == [gate.entered.wait(10) for gate in gates]
+    for gate in gates:
+        gate.opened.set()
+    assert [0, 1] == qtasks_run(qtasks.gather(*later))
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_burst_made_while_the_last_result_is_handed_over_starts_on_every_thread(qtasks_run: Any) -> None:
+    """Calls made as a starved pool's last result reaches the GUI thread all start: the limit is lifted."""
+    first, gates = Gate(), [Gate(), Gate()]
+    later: list[qtasks.ThreadTask[Any]] = []
+    pool, running = starved_pool(
+        first, on_hand_over=lambda: later.extend(pool.run(gate, i) for i, gate in enumerate(gates))
+    )
+    first.opened.set()
+    assert "first" == qtasks_run(running)
     assert [True, True] == [gate.entered.wait(10) for gate in gates]
     for gate in gates:
         gate.opened.set()

@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from support import Gate, double
+from qt import QThreadPool
+from support import Gate, HandOverHook, double
 from test_faults import run_script
 
 import qtasks
@@ -126,6 +127,60 @@ def test_shutdown_names_what_still_runs_and_stays_usable(qtasks_run: Any) -> Non
     assert [blocked] == still
     gate.opened.set()
     assert 2 == qtasks_run(qtasks.run(double, 1))
+
+
+class NotingCondition(threading.Condition):
+    """A pool's idle condition that tells when shutdown first waits on it."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock)
+        self.waited = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.set()
+        return super().wait(timeout)
+
+
+def test_a_loop_that_runs_dry_while_shutdown_waits_leaves_at_once(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker handing its last result over as shutdown waits gives its thread back, not parks."""
+    monkeypatch.setattr(_pool, "LINGER_S", 60.0)
+    qpool = QThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    idle = pool._idle = NotingCondition(pool._lock)
+    HandOverHook(pool, lambda: idle.waited.wait(10))
+    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
+    assert [] == pool.shutdown(timeout=10)
+    assert qpool.waitForDone(5000)
+
+
+def test_a_loop_parked_between_dropping_the_queue_and_waiting_is_woken_by_the_wait(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that parks after shutdown dropped the queue, before it waits, is woken by the wait."""
+    monkeypatch.setattr(_pool, "LINGER_S", 60.0)
+    qpool = QThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    dropped, parked = threading.Event(), threading.Event()
+    drop_queued, park_locked = pool._drop_queued, pool._park_locked
+
+    def drop_then_let_it_park() -> None:
+        drop_queued()
+        dropped.set()
+        assert parked.wait(10)
+
+    def park_and_tell(now: float, waiter: threading.Lock) -> bool:
+        parks = park_locked(now, waiter)
+        parked.set()
+        return parks
+
+    monkeypatch.setattr(pool, "_drop_queued", drop_then_let_it_park)
+    monkeypatch.setattr(pool, "_park_locked", park_and_tell)
+    HandOverHook(pool, lambda: dropped.wait(10))
+    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
+    assert [] == pool.shutdown(timeout=10)
+    assert qpool.waitForDone(5000)
 
 
 def test_pool_shutdown_returns_after_a_woken_worker_is_done_with_the_bridge(
