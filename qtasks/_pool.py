@@ -752,7 +752,10 @@ class Pool:
         Caller holds _lock. Returns the item (None: the loop parks or ends),
         whether dropped items need a release, and whether the loop parked.
         """
-        if waiter in self._finishing:
+        # A submit that took this loop's entry handed it its item, as it
+        # would have woken the loop parked: no slice ends for that one.
+        handed = waiter not in self._finishing
+        if not handed:
             self._finishing.remove(waiter)
         self._lingering -= 1
         item: LaneItem | None = None
@@ -761,7 +764,7 @@ class Pool:
             # The GUI thread starves: give the thread back; the loops within
             # the limit claim what is queued.
             self._starts -= 1
-        elif slice_spent and self._lanes:
+        elif slice_spent and self._lanes and not handed:
             # Queue this loop's next start behind the QThreadPool's other
             # runnables and give the thread back: item None and no waiter, so
             # the loop returns. The start stays counted in _starts; it is
@@ -771,7 +774,8 @@ class Pool:
             item, release = self._claim_locked()
             if item is None:
                 parks = self._park_locked(now, waiter)
-        if self._idle_waiters and not self._executing:
+        if self._idle_waiters:
+            # Shutdown waits for _executing and _lingering, exit for _lingering.
             self._idle.notify_all()
         return item, release, parks
 
@@ -830,6 +834,8 @@ class Pool:
             self._end_burst_locked()
         else:
             self._lingering -= 1
+            if self._idle_waiters and not self._lingering:
+                self._idle.notify_all()
         return item, release
 
     def _leave_parked_in_worker(self, bridge: Bridge, release: bool) -> None:

@@ -605,6 +605,31 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_responsive.py",),
     ),
     Break(
+        "slice_ends_a_handed_loop",
+        "a call handed to a loop past its slice during the hand-over runs there, with no new start",
+        (
+            (
+                "qtasks/_pool.py",
+                "        elif slice_spent and self._lanes and not handed:\n",
+                "        elif slice_spent and self._lanes:\n",
+            ),
+        ),
+        ("tests/test_pool.py",),
+    ),
+    Break(
+        "exit_wait_missed_beside_a_running_function",
+        "at exit, a loop ending its hand-over wakes the wait for loops, though another function runs",
+        (
+            (
+                "qtasks/_pool.py",
+                "        if self._idle_waiters:\n"
+                "            # Shutdown waits for _executing and _lingering, exit for _lingering.\n",
+                "        if self._idle_waiters and not self._executing:\n",
+            ),
+        ),
+        ("tests/test_shutdown.py",),
+    ),
+    Break(
         "one_function_watched",
         "a pool running one function at a time keeps no heartbeat timer on the GUI thread",
         (

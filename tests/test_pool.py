@@ -178,8 +178,17 @@ def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot
     assert {gui_thread} == set(freed_on)
 
 
-def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(qtasks_run: Any, qtbot: Any) -> None:
-    """The loop that is handing a result over runs the next call: no second thread is started for it."""
+@pytest.mark.parametrize("slice_spent", [False, True], ids=["young_loop", "loop_past_its_slice"])
+def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(
+    qtasks_run: Any, qtbot: Any, monkeypatch: Any, slice_spent: bool
+) -> None:
+    """The loop that is handing a result over runs the next call: no second thread is started for it.
+
+    Also once the loop has run longer than its slice: a call handed to it is
+    like one that wakes it parked, not a reason to give its thread back.
+    """
+    if slice_spent:
+        monkeypatch.setattr(qtasks._pool, "SLICE_S", 0.0)
     qpool = StartCountingQThreadPool()
     qpool.setMaxThreadCount(2)
     pool = qtasks.Pool(pool=qpool)

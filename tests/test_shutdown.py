@@ -183,6 +183,38 @@ def test_a_loop_parked_between_dropping_the_queue_and_waiting_is_woken_by_the_wa
     assert qpool.waitForDone(5000)
 
 
+def test_exit_stops_waiting_once_a_hand_over_ends_beside_a_running_function(
+    qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At interpreter exit, a loop ending its hand-over wakes the exit's wait while another function runs."""
+    entered, release, go, unparked = (threading.Event() for _ in range(4))
+
+    def hold() -> None:
+        entered.set()
+        release.wait(60)  # longer than the waits below: it must not be what ends them
+
+    pool = qtasks.Pool(max_threads=2)
+    idle = pool._idle = NotingCondition(pool._lock)
+    running = pool.run(hold)
+    assert entered.wait(10)
+    HandOverHook(pool, lambda: go.wait(10))
+    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
+    monkeypatch.setattr(_pool._LINGER, "exiting", True)
+
+    def exit_wait() -> None:
+        pool._wait_unparked(time.monotonic() + 60)
+        unparked.set()
+
+    threading.Thread(target=exit_wait, daemon=True).start()
+    assert idle.waited.wait(10)
+    go.set()
+    assert unparked.wait(10)
+    monkeypatch.undo()
+    release.set()
+    qtasks_run(running)
+    assert [] == pool.shutdown(timeout=10)
+
+
 def test_pool_shutdown_returns_after_a_woken_worker_is_done_with_the_bridge(
     qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
