@@ -206,11 +206,13 @@ def test_exit_stops_waiting_once_a_hand_over_ends_beside_a_running_function(
         unparked.set()
 
     threading.Thread(target=exit_wait, daemon=True).start()
-    assert idle.waited.wait(10)
-    go.set()
-    assert unparked.wait(10)
-    monkeypatch.undo()
-    release.set()
+    try:
+        assert idle.waited.wait(10)
+        go.set()
+        assert unparked.wait(10)
+    finally:
+        monkeypatch.undo()
+        release.set()
     qtasks_run(running)
     assert [] == pool.shutdown(timeout=10)
 
