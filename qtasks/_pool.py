@@ -752,10 +752,7 @@ class Pool:
         Caller holds _lock. Returns the item (None: the loop parks or ends),
         whether dropped items need a release, and whether the loop parked.
         """
-        # A submit that took this loop's entry handed it its item, as it
-        # would have woken the loop parked: no slice ends for that one.
-        handed = waiter not in self._finishing
-        if not handed:
+        if waiter in self._finishing:
             self._finishing.remove(waiter)
         self._lingering -= 1
         item: LaneItem | None = None
@@ -764,7 +761,7 @@ class Pool:
             # The GUI thread starves: give the thread back; the loops within
             # the limit claim what is queued.
             self._starts -= 1
-        elif slice_spent and self._lanes and not handed:
+        elif slice_spent and self._lanes:
             # Queue this loop's next start behind the QThreadPool's other
             # runnables and give the thread back: item None and no waiter, so
             # the loop returns. The start stays counted in _starts; it is

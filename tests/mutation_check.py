@@ -605,18 +605,6 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_responsive.py",),
     ),
     Break(
-        "slice_ends_a_handed_loop",
-        "a call handed to a loop past its slice during the hand-over runs there, with no new start",
-        (
-            (
-                "qtasks/_pool.py",
-                "        elif slice_spent and self._lanes and not handed:\n",
-                "        elif slice_spent and self._lanes:\n",
-            ),
-        ),
-        ("tests/test_pool.py",),
-    ),
-    Break(
         "exit_wait_missed_beside_a_running_function",
         "at exit, a loop ending its hand-over wakes the wait for loops, though another function runs",
         (

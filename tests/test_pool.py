@@ -178,17 +178,8 @@ def test_a_pool_dropped_as_its_last_loop_leaves_is_freed_on_the_gui_thread(qtbot
     assert {gui_thread} == set(freed_on)
 
 
-@pytest.mark.parametrize("slice_spent", [False, True], ids=["young_loop", "loop_past_its_slice"])
-def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(
-    qtasks_run: Any, qtbot: Any, monkeypatch: Any, slice_spent: bool
-) -> None:
-    """The loop that is handing a result over runs the next call: no second thread is started for it.
-
-    Also once the loop has run longer than its slice: a call handed to it is
-    like one that wakes it parked, not a reason to give its thread back.
-    """
-    if slice_spent:
-        monkeypatch.setattr(qtasks._pool, "SLICE_S", 0.0)
+def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(qtasks_run: Any, qtbot: Any) -> None:
+    """The loop that is handing a result over runs the next call: no second thread is started for it."""
     qpool = StartCountingQThreadPool()
     qpool.setMaxThreadCount(2)
     pool = qtasks.Pool(pool=qpool)
@@ -198,6 +189,26 @@ def test_a_call_made_while_a_worker_hands_its_result_over_is_left_to_it(
     qtbot.waitUntil(lambda: bool(second) and second[0].done())
     assert first == second[0].result()
     assert 1 == qpool.starts
+    assert [] == pool.shutdown(timeout=10)
+
+
+def test_a_loop_past_its_slice_queues_the_call_made_during_its_hand_over_behind_qt(
+    qtasks_run: Any, qtbot: Any, monkeypatch: Any
+) -> None:
+    """A loop that has run its slice gives its thread back even for a call made as it hands a result over.
+
+    Its next start goes behind the QThreadPool's other runnables, and the call
+    still runs, once.
+    """
+    monkeypatch.setattr(qtasks._pool, "SLICE_S", 0.0)
+    qpool = StartCountingQThreadPool()
+    pool = qtasks.Pool(pool=qpool)
+    second: list[qtasks.Task[int]] = []
+    HandOverHook(pool, lambda: second.append(pool.run(double, 2)))
+    assert 2 == qtasks_run(pool.run(double, 1))
+    qtbot.waitUntil(lambda: bool(second) and second[0].done())
+    assert 4 == second[0].result()
+    assert 2 == qpool.starts
     assert [] == pool.shutdown(timeout=10)
 
 
