@@ -141,27 +141,40 @@ class NotingCondition(threading.Condition):
         return super().wait(timeout)
 
 
+def pool_with_a_long_linger(monkeypatch: pytest.MonkeyPatch) -> tuple[QThreadPool, qtasks.Pool]:
+    """Return a pool, and its QThreadPool, whose parked loops stay parked until something wakes them."""
+    monkeypatch.setattr(_pool, "LINGER_S", 60.0)
+    qpool = QThreadPool()
+    return qpool, qtasks.Pool(pool=qpool)
+
+
+def shut_down_during_a_hand_over(
+    qtasks_run: Any, qpool: QThreadPool, pool: qtasks.Pool, hand_over: Any
+) -> None:
+    """Run one call whose worker then runs `hand_over()` as it hands the result over; shut the pool down.
+
+    Every thread must be back with Qt when shutdown returns.
+    """
+    HandOverHook(pool, hand_over)
+    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
+    assert [] == pool.shutdown(timeout=10)
+    assert qpool.waitForDone(5000)
+
+
 def test_a_loop_that_runs_dry_while_shutdown_waits_leaves_at_once(
     qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker handing its last result over as shutdown waits gives its thread back, not parks."""
-    monkeypatch.setattr(_pool, "LINGER_S", 60.0)
-    qpool = QThreadPool()
-    pool = qtasks.Pool(pool=qpool)
+    qpool, pool = pool_with_a_long_linger(monkeypatch)
     idle = pool._idle = NotingCondition(pool._lock)
-    HandOverHook(pool, lambda: idle.waited.wait(10))
-    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
-    assert [] == pool.shutdown(timeout=10)
-    assert qpool.waitForDone(5000)
+    shut_down_during_a_hand_over(qtasks_run, qpool, pool, lambda: idle.waited.wait(10))
 
 
 def test_a_loop_parked_between_dropping_the_queue_and_waiting_is_woken_by_the_wait(
     qtasks_run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker that parks after shutdown dropped the queue, before it waits, is woken by the wait."""
-    monkeypatch.setattr(_pool, "LINGER_S", 60.0)
-    qpool = QThreadPool()
-    pool = qtasks.Pool(pool=qpool)
+    qpool, pool = pool_with_a_long_linger(monkeypatch)
     dropped, parked = threading.Event(), threading.Event()
     drop_queued, park_locked = pool._drop_queued, pool._park_locked
 
@@ -177,10 +190,7 @@ def test_a_loop_parked_between_dropping_the_queue_and_waiting_is_woken_by_the_wa
 
     monkeypatch.setattr(pool, "_drop_queued", drop_then_let_it_park)
     monkeypatch.setattr(pool, "_park_locked", park_and_tell)
-    HandOverHook(pool, lambda: dropped.wait(10))
-    assert 2 == qtasks_run(pool.run(double, 1))  # its worker now waits in the hand-over
-    assert [] == pool.shutdown(timeout=10)
-    assert qpool.waitForDone(5000)
+    shut_down_during_a_hand_over(qtasks_run, qpool, pool, lambda: dropped.wait(10))
 
 
 def test_exit_stops_waiting_once_a_hand_over_ends_beside_a_running_function(
